@@ -1,0 +1,53 @@
+"""Example tasks a newcomer sees running on first start.
+
+Trigger them with the Python SDK:
+
+    from triggerkit import tasks
+    tasks.trigger("hello-world", {"name": "Ada"})
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from triggerkit import AbortTaskRunError, Queue, Retry, TaskContext, task
+
+logger = logging.getLogger(__name__)
+
+
+@task(id="hello-world")
+def hello_world(payload: dict, ctx: TaskContext) -> dict:
+    name = (payload or {}).get("name", "world")
+    logger.info("saying hello to %s", name)
+    print(f"run {ctx.run_id}, attempt {ctx.attempt_number}")
+    return {"message": f"Hello, {name}!"}
+
+
+@task(id="add-numbers")
+async def add_numbers(payload: dict) -> dict:
+    await asyncio.sleep(0)
+    return {"sum": sum(payload["numbers"])}
+
+
+@task(id="noop")
+def noop(payload: object) -> None:
+    return None
+
+
+@task(id="sleep", queue=Queue("sleepers", concurrency_limit=2))
+def sleep(payload: dict) -> dict:
+    seconds = float(payload.get("seconds", 1))
+    time.sleep(seconds)
+    return {"slept": seconds}
+
+
+@task(id="always-fails", retry=Retry(max_attempts=3, min_delay=0.2, factor=2, max_delay=1))
+def always_fails(payload: dict, ctx: TaskContext) -> None:
+    raise RuntimeError(f"attempt {ctx.attempt_number} failed on purpose")
+
+
+@task(id="abort-at-once")
+def abort_at_once(payload: dict) -> None:
+    raise AbortTaskRunError("this run cannot succeed, so it is not retried")

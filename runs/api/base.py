@@ -1,0 +1,163 @@
+"""The one guard of the JSON API: authentication, errors as {"error": …}, responses."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from typing import Any
+
+import jwt
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpRequest, JsonResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from apikeys.auth import AuthenticationFailed, authenticate_key, parse_bearer
+from apikeys.models import Environment
+from runs.engine import EngineError
+from runs.models import RequestIdempotency
+
+logger = logging.getLogger(__name__)
+
+PUBLIC_TOKEN_SECONDS = 3600
+TOKEN_ISSUER = "https://id.trigger.dev"
+TOKEN_AUDIENCE = "https://api.trigger.dev"
+
+
+class SecretKeyAuth:
+    """Resolve the Bearer secret key to its environment (request.auth)."""
+
+    openapi_type = "http"
+    openapi_scheme = "bearer"
+
+    def __call__(self, request: HttpRequest) -> Environment:
+        token = parse_bearer(request.headers.get("Authorization"))
+        return authenticate_key(token)
+
+
+api = NinjaAPI(
+    title="Triggerkit API",
+    version="1",
+    description="Trigger runs, batch them, and read, cancel, replay or reschedule them.",
+    auth=SecretKeyAuth(),
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+    urls_namespace="api",
+)
+
+
+def error_response(
+    message: str, status: int, headers: dict[str, str] | None = None, **extra: Any
+) -> JsonResponse:
+    response = JsonResponse({"error": message, **extra}, status=status)
+    if status == 404:
+        response["x-should-retry"] = "false"
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JsonResponse:
+    response = JsonResponse(data, status=status, safe=False, encoder=DjangoJSONEncoder)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+@api.exception_handler(AuthenticationFailed)
+def on_authentication_failed(request: HttpRequest, exc: AuthenticationFailed) -> JsonResponse:
+    return error_response(str(exc), 401)
+
+
+@api.exception_handler(AuthenticationError)
+def on_ninja_authentication_error(request: HttpRequest, exc: AuthenticationError) -> JsonResponse:
+    return error_response("Invalid or Missing API key", 401)
+
+
+@api.exception_handler(EngineError)
+def on_engine_error(request: HttpRequest, exc: EngineError) -> JsonResponse:
+    return error_response(str(exc), exc.status)
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> JsonResponse:
+    return error_response("Request body too large", 413)
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> JsonResponse:
+    if exc.status_code == 400 and str(exc).startswith("Cannot parse request body"):
+        return error_response("Invalid JSON", 400)
+    return error_response(str(exc), exc.status_code)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> JsonResponse:
+    if request.method in ("POST", "PUT") and not request.body:
+        return error_response("Request body is empty", 400)
+    return error_response(describe_errors(exc.errors), 400, details=clean_errors(exc.errors))
+
+
+def describe_errors(errors: list[dict[str, Any]]) -> str:
+    """One readable sentence per error, e.g. `options.tags.0: String should have …`."""
+    parts = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
+        where = ".".join(location)
+        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else error.get("msg", ""))
+    return "Validation error: " + "; ".join(parts)
+
+
+def clean_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"loc": [str(part) for part in error.get("loc", ())], "msg": error.get("msg", "")}
+        for error in errors
+    ]
+
+
+def is_legacy_client(request: HttpRequest) -> bool:
+    """SDK 3.x sends no api-version header and expects the legacy status names."""
+    return "x-trigger-api-version" not in request.headers
+
+
+def public_token_headers(environment: Environment, scopes: list[str]) -> dict[str, str]:
+    """Headers carrying a public access token, so the SDK never signs its own."""
+    claims = {"sub": environment.public_id, "pub": True, "scopes": scopes}
+    now = int(time.time())
+    token = jwt.encode(
+        {**claims, "iss": TOKEN_ISSUER, "aud": TOKEN_AUDIENCE, "iat": now, "exp": now + PUBLIC_TOKEN_SECONDS},
+        environment.jwt_secret,
+        algorithm="HS256",
+    )
+    return {"x-trigger-jwt": token, "x-trigger-jwt-claims": json.dumps(claims)}
+
+
+def request_key(request: HttpRequest, scope: str) -> str | None:
+    raw = request.headers.get("x-trigger-request-idempotency-key")
+    if not raw:
+        return None
+    return hashlib.sha256(f"{scope}:{raw}".encode()).hexdigest()
+
+
+def remembered_response(environment: Environment, key: str | None) -> dict[str, Any] | None:
+    """The response a retried request got the first time, if it is remembered."""
+    if key is None:
+        return None
+    return (
+        RequestIdempotency.objects.filter(environment=environment, key=key)
+        .values_list("response", flat=True)
+        .first()
+    )
+
+
+def remember_response(environment: Environment, key: str | None, response: dict[str, Any]) -> None:
+    if key is None:
+        return
+    RequestIdempotency.objects.bulk_create(
+        [RequestIdempotency(environment=environment, key=key, response=response)],
+        ignore_conflicts=True,
+    )

@@ -1,0 +1,150 @@
+"""Batches: one row per batch trigger, its items inserted as runs in bulk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apikeys.models import Environment
+from runs.engine.dispatch import request_dispatch
+from runs.engine.errors import InvalidRequestError, UnprocessableError
+from runs.engine.spec import TriggerSpec
+from runs.engine.trigger import build_run, claim_idempotency_key, find_task, resolve_queue
+from runs.models import Batch, BatchStatus, Queue, Run, RunStatus, Task
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    index: int
+    task_identifier: str
+    spec: TriggerSpec
+
+
+@dataclass(frozen=True)
+class ItemsResult:
+    accepted: int
+    deduplicated: int
+    sealed: bool
+
+
+def check_batch_size(run_count: int) -> None:
+    limit = settings.TRIGGERKIT_BATCH_MAX_ITEMS
+    if run_count > limit:
+        raise InvalidRequestError(
+            f"Batch size of {run_count} is too large: at most {limit} items per batch"
+        )
+    if run_count < 1:
+        raise InvalidRequestError("A batch needs at least one item")
+
+
+def create_batch(
+    environment: Environment,
+    run_count: int,
+    task_identifiers: list[str],
+    idempotency_key: str | None = None,
+    idempotency_key_options: dict | None = None,
+) -> tuple[Batch, bool]:
+    """Create a pending batch, or return the one holding the idempotency key."""
+    check_batch_size(run_count)
+    if idempotency_key:
+        existing = Batch.objects.filter(
+            environment=environment, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None:
+            return existing, True
+    try:
+        with transaction.atomic():
+            batch = Batch.objects.create(
+                environment=environment,
+                status=BatchStatus.PENDING,
+                run_count=run_count,
+                task_identifiers=sorted(set(task_identifiers)),
+                idempotency_key=idempotency_key,
+                idempotency_key_options=idempotency_key_options,
+            )
+    except IntegrityError:
+        batch = Batch.objects.get(environment=environment, idempotency_key=idempotency_key)
+        return batch, True
+    return batch, False
+
+
+def add_batch_items(batch: Batch, items: list[BatchItem]) -> ItemsResult:
+    """Turn items into runs, once per index; seal the batch when all have arrived."""
+    with transaction.atomic():
+        batch = Batch.objects.select_for_update().get(pk=batch.pk)
+        if batch.status != BatchStatus.PENDING:
+            return ItemsResult(0, len(items), sealed=True)
+        for item in items:
+            if item.index >= batch.run_count:
+                raise UnprocessableError(
+                    f"Item index {item.index} is out of range for a batch of "
+                    f"{batch.run_count} runs"
+                )
+
+        seen = set(
+            Run.objects.filter(batch=batch).values_list("batch_index", flat=True)
+        ) | {int(index) for index in batch.cached_runs}
+        fresh: dict[int, BatchItem] = {}
+        for item in items:
+            if item.index not in seen:
+                fresh.setdefault(item.index, item)
+
+        runs = build_item_runs(batch, list(fresh.values()))
+        Run.objects.bulk_create(runs)
+        if any(run.status == RunStatus.QUEUED for run in runs):
+            request_dispatch(batch.environment_id)
+
+        received = len(seen) + len(fresh)
+        sealed = received == batch.run_count
+        if sealed:
+            seal_batch(batch)
+        elif fresh:
+            batch.save(update_fields=["cached_runs", "updated_at"])
+    return ItemsResult(len(fresh), len(items) - len(fresh), sealed)
+
+
+def build_item_runs(batch: Batch, items: list[BatchItem]) -> list[Run]:
+    """Build the runs of new items; items naming a live idempotent run reuse it."""
+    environment = batch.environment
+    tasks: dict[str, Task | None] = {}
+    queues: dict[tuple[str, str | None, int | None], Queue] = {}
+    runs = []
+    for item in items:
+        slug = item.task_identifier
+        if slug not in tasks:
+            tasks[slug] = find_task(environment, slug)
+        queue_key = (slug, item.spec.queue_name, item.spec.queue_concurrency_limit)
+        if queue_key not in queues:
+            queues[queue_key] = resolve_queue(environment, slug, tasks[slug], item.spec)
+
+        run = build_run(environment, slug, tasks[slug], queues[queue_key], item.spec)
+        run.batch = batch
+        run.batch_index = item.index
+        run.trigger_function = "batchTrigger"
+        if run.idempotency_key:
+            existing = claim_idempotency_key(run)
+            if existing is not None:
+                batch.cached_runs[str(item.index)] = existing.pk
+                continue
+        runs.append(run)
+    return runs
+
+
+def seal_batch(batch: Batch) -> None:
+    now = timezone.now()
+    batch.status = BatchStatus.COMPLETED
+    batch.sealed_at = now
+    batch.completed_at = now
+    batch.save(update_fields=["status", "sealed_at", "completed_at", "cached_runs", "updated_at"])
+
+
+def batch_run_ids(batch: Batch) -> list[str]:
+    """Return the batch's run ids in item order."""
+    by_index = dict(
+        Run.objects.filter(batch=batch).values_list("batch_index", "pk").order_by()
+    )
+    by_index.update({int(index): run_id for index, run_id in batch.cached_runs.items()})
+    return [by_index[index] for index in sorted(by_index)]

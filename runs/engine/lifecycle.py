@@ -1,0 +1,329 @@
+"""Run state changes after the trigger: start, finish, retry, cancel, time."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from runs import publish
+from runs.durations import format_duration
+from runs.engine.dispatch import request_dispatch
+from runs.models import (
+    FINAL_STATUSES,
+    Attempt,
+    AttemptStatus,
+    Run,
+    RunLog,
+    RunStatus,
+    Task,
+)
+
+logger = logging.getLogger(__name__)
+
+CANCELED_ERROR = {"message": "Canceled by user"}
+# Rows changed per statement by the time-based sweeps.
+SWEEP_BATCH_SIZE = 1000
+DEFAULT_RETRY = {
+    "factor": 2.0,
+    "min_delay_seconds": 1.0,
+    "max_delay_seconds": 30.0,
+    "jitter": True,
+}
+
+
+@dataclass(frozen=True)
+class StartedAttempt:
+    run: Run
+    attempt: Attempt
+
+
+@dataclass(frozen=True)
+class LogLine:
+    logged_at: datetime
+    level: str
+    message: str
+
+
+def start_attempt(run_id: str, worker: str) -> StartedAttempt | None:
+    """Claim a dequeued run for execution; None if another actor got there first."""
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = Run.objects.filter(pk=run_id, status=RunStatus.DEQUEUED).update(
+            status=RunStatus.EXECUTING,
+            attempt_count=F("attempt_count") + 1,
+            started_at=Coalesce(F("started_at"), Value(now)),
+            updated_at=now,
+        )
+        if claimed != 1:
+            return None
+
+        run = Run.objects.get(pk=run_id)
+        attempt = Attempt.objects.create(
+            run=run,
+            number=run.attempt_count,
+            status=AttemptStatus.EXECUTING,
+            started_at=now,
+            heartbeat_at=now,
+            worker=worker,
+        )
+    logger.info(
+        "attempt started",
+        extra={"action": "attempt_started", "run_id": run_id, "attempt": attempt.number},
+    )
+    return StartedAttempt(run, attempt)
+
+
+def complete_attempt(
+    attempt: Attempt, output: str | None, output_type: str, logs: list[LogLine]
+) -> bool:
+    """Record a successful attempt; False if the run was no longer executing."""
+    now = timezone.now()
+    with transaction.atomic():
+        finish_attempt(attempt, AttemptStatus.COMPLETED, now, None, logs)
+        done = Run.objects.filter(pk=attempt.run_id, status=RunStatus.EXECUTING).update(
+            status=RunStatus.COMPLETED,
+            output=output,
+            output_type=output_type,
+            error=None,
+            finished_at=now,
+            updated_at=now,
+        )
+        request_dispatch(attempt.run.environment_id)
+    logger.info(
+        "attempt completed",
+        extra={"action": "attempt_completed", "run_id": attempt.run_id},
+    )
+    return done == 1
+
+
+def fail_attempt(
+    attempt: Attempt,
+    error: dict[str, Any],
+    logs: list[LogLine],
+    *,
+    retryable: bool = True,
+    final_status: str = RunStatus.FAILED,
+    attempt_status: str = AttemptStatus.FAILED,
+) -> str | None:
+    """Record a failed attempt and retry the run if it may; return its new status."""
+    now = timezone.now()
+    run = attempt.run
+    with transaction.atomic():
+        finish_attempt(attempt, attempt_status, now, error, logs)
+        if retryable and attempt.number < run.max_attempts:
+            status = RunStatus.RETRYING
+            delay = retry_delay(task_retry_policy(run), attempt.number)
+            changes = {"delay_until": now + delay}
+        else:
+            status = final_status
+            changes = {"finished_at": now}
+        moved = Run.objects.filter(pk=run.pk, status=RunStatus.EXECUTING).update(
+            status=status, error=error, updated_at=now, **changes
+        )
+        request_dispatch(run.environment_id)
+
+    if moved != 1:
+        return None
+    level = logging.INFO if status == RunStatus.RETRYING else logging.WARNING
+    logger.log(
+        level,
+        "attempt failed",
+        extra={"action": "attempt_failed", "run_id": run.pk, "status": status},
+    )
+    return status
+
+
+def finish_attempt(
+    attempt: Attempt,
+    status: str,
+    now: datetime,
+    error: dict[str, Any] | None,
+    logs: list[LogLine],
+) -> None:
+    Attempt.objects.filter(pk=attempt.pk).update(status=status, finished_at=now, error=error)
+    RunLog.objects.bulk_create(
+        RunLog(
+            run_id=attempt.run_id,
+            attempt_number=attempt.number,
+            logged_at=line.logged_at,
+            level=line.level,
+            message=line.message,
+        )
+        for line in logs
+    )
+
+
+def task_retry_policy(run: Run) -> dict[str, Any]:
+    retry = (
+        Task.objects.filter(environment_id=run.environment_id, slug=run.task_identifier)
+        .values_list("retry", flat=True)
+        .first()
+    )
+    return retry or {}
+
+
+def retry_delay(policy: dict[str, Any], attempt_number: int) -> timedelta:
+    """Exponential backoff: min * factor^(n-1), capped, with optional jitter."""
+    policy = {**DEFAULT_RETRY, **policy}
+    seconds = policy["min_delay_seconds"] * policy["factor"] ** (attempt_number - 1)
+    seconds = min(seconds, policy["max_delay_seconds"])
+    if policy["jitter"]:
+        seconds *= random.uniform(0.75, 1.25)
+    return timedelta(seconds=seconds)
+
+
+def heartbeat(attempt_id: int) -> str | None:
+    """Renew an attempt's lease; return its run's status (None if gone)."""
+    now = timezone.now()
+    Attempt.objects.filter(pk=attempt_id, status=AttemptStatus.EXECUTING).update(
+        heartbeat_at=now
+    )
+    return (
+        Run.objects.filter(attempts__pk=attempt_id).values_list("status", flat=True).first()
+    )
+
+
+def cancel_run(run: Run) -> bool:
+    """Cancel a run that has not finished; a final run is left as it is."""
+    now = timezone.now()
+    with transaction.atomic():
+        canceled = (
+            Run.objects.filter(pk=run.pk)
+            .exclude(status__in=FINAL_STATUSES)
+            .update(
+                status=RunStatus.CANCELED,
+                error=CANCELED_ERROR,
+                finished_at=now,
+                updated_at=now,
+                delay_until=None,
+            )
+        )
+        if canceled:
+            Attempt.objects.filter(run=run, status=AttemptStatus.EXECUTING).update(
+                status=AttemptStatus.CANCELED, finished_at=now
+            )
+            request_dispatch(run.environment_id)
+    if canceled:
+        logger.info("run canceled", extra={"action": "run_canceled", "run_id": run.pk})
+    return bool(canceled)
+
+
+def reschedule_run(run: Run, delay_until: datetime) -> bool:
+    """Move a delayed run to a new time; False if it is no longer delayed."""
+    return bool(
+        Run.objects.filter(pk=run.pk, status=RunStatus.DELAYED).update(
+            delay_until=delay_until, updated_at=timezone.now()
+        )
+    )
+
+
+PROMOTE_SQL = """
+WITH due AS (
+    SELECT id FROM runs_run
+    WHERE status IN ('DELAYED', 'RETRYING') AND delay_until <= %(now)s
+    ORDER BY delay_until
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE runs_run AS run
+SET status = 'QUEUED',
+    queue_timestamp = %(now)s - make_interval(secs => run.priority_seconds),
+    ttl_expires_at = CASE
+        WHEN run.status = 'DELAYED' AND run.ttl_seconds IS NOT NULL
+        THEN %(now)s + make_interval(secs => run.ttl_seconds)
+    END,
+    delay_until = NULL,
+    updated_at = %(now)s
+FROM due WHERE run.id = due.id
+RETURNING run.environment_id
+"""
+
+
+def promote_due_runs(now: datetime | None = None) -> int:
+    """Queue delayed runs and retries whose time has come; dispatch their envs."""
+    now = now or timezone.now()
+    promoted = 0
+    while True:
+        with transaction.atomic():
+            rows = _execute(PROMOTE_SQL, {"now": now, "limit": SWEEP_BATCH_SIZE})
+            for env_id in {env_id for (env_id,) in rows}:
+                request_dispatch(env_id)
+        promoted += len(rows)
+        if len(rows) < SWEEP_BATCH_SIZE:
+            return promoted
+
+
+def expire_runs(now: datetime | None = None) -> int:
+    """Expire runs still waiting in their queue when their TTL passes."""
+    now = now or timezone.now()
+    expired = 0
+    candidates = Run.objects.filter(
+        status__in=[RunStatus.QUEUED, RunStatus.PENDING_VERSION], ttl_expires_at__lte=now
+    ).values_list("pk", "ttl_seconds")[:SWEEP_BATCH_SIZE]
+    for run_id, ttl in candidates:
+        error = {"message": f"Run expired because the TTL ({format_duration(ttl)}) was reached"}
+        expired += Run.objects.filter(
+            pk=run_id, status__in=[RunStatus.QUEUED, RunStatus.PENDING_VERSION]
+        ).update(
+            status=RunStatus.EXPIRED,
+            error=error,
+            expired_at=now,
+            finished_at=now,
+            updated_at=now,
+            ttl_expires_at=None,
+        )
+    return expired
+
+
+def republish_lost_runs(now: datetime | None = None) -> int:
+    """Publish again the dequeued runs whose message seems lost."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.TRIGGERKIT_LOST_MESSAGE_SECONDS)
+    with transaction.atomic():
+        lost = list(
+            Run.objects.select_for_update(skip_locked=True)
+            .filter(status=RunStatus.DEQUEUED, dequeued_at__lt=cutoff)
+            .values_list("pk", "max_duration_seconds")[:SWEEP_BATCH_SIZE]
+        )
+        Run.objects.filter(pk__in=[pk for pk, _ in lost]).update(dequeued_at=now)
+        transaction.on_commit(lambda: publish.execute_runs(lost))
+    if lost:
+        logger.warning(
+            "republished %d runs", len(lost), extra={"action": "runs_republished"}
+        )
+    return len(lost)
+
+
+def crash_stale_attempts(now: datetime | None = None) -> int:
+    """Fail attempts whose worker stopped renewing the lease; retry their runs."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.TRIGGERKIT_LEASE_SECONDS)
+    stale = list(
+        Attempt.objects.select_related("run")
+        .filter(status=AttemptStatus.EXECUTING, heartbeat_at__lt=cutoff)[:SWEEP_BATCH_SIZE]
+    )
+    error = {"name": "WorkerCrashed", "message": "The worker running this attempt stopped"}
+    for attempt in stale:
+        fail_attempt(
+            attempt,
+            error,
+            [],
+            final_status=RunStatus.CRASHED,
+            attempt_status=AttemptStatus.CRASHED,
+        )
+    return len(stale)
+
+
+def _execute(sql: str, params: dict[str, Any]) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
