@@ -24,7 +24,7 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
@@ -122,8 +122,8 @@ class RunFilters(TypedDict, total=False):
         queue: A queue name; a task's own queue is ``"task/<task id>"``.
         schedule: A schedule id.
         is_test: Only test runs (True) or only other runs (False).
-        created_from: Runs created at or after this time.
-        created_to: Runs created at or before this time.
+        created_from: Runs created at or after this time (naive is local time).
+        created_to: Runs created at or before this time (naive is local time).
         period: Runs created within this long before now, such as ``"1d"``.
         page_size: Runs per request, 1 to 100; 25 by default.
     """
@@ -517,6 +517,9 @@ async def _run_async(flow: _Flow[T]) -> T:
 def _trigger_flow(
     task_id: str, payload: Any, options: Mapping[str, Any]
 ) -> _Flow[TriggerResult]:
+    # Payloads go inline as plain JSON, however large: unlike the TypeScript SDK,
+    # this one does not upload big payloads to the object store first, so they
+    # count against the server's request size limit (it offloads them itself).
     body: dict[str, Any] = {} if payload is None else {"payload": payload}
     body["options"] = {"payloadType": JSON_PAYLOAD, **_wire_options(options)}
     path = f"/api/v1/tasks/{_segment(task_id)}/trigger"
@@ -633,18 +636,15 @@ def _batch_item(task_id: str | None, item: Any) -> tuple[str, Any, dict[str, Any
         task, payload, *rest = item
         return task, payload, dict(rest[0] or {}) if rest else {}
 
-    if isinstance(item, Mapping) and "payload" in item:
-        if set(item) <= {"payload", "options"}:
-            return task_id, item["payload"], dict(item.get("options") or {})
+    is_wrapped = isinstance(item, Mapping) and "payload" in item
+    if is_wrapped and set(item) <= {"payload", "options"}:
+        return task_id, item["payload"], dict(item.get("options") or {})
     return task_id, item, {}
 
 
 def _retrieve_flow(run_id: str) -> _Flow[Run]:
-    return (
-        yield from _run_object_flow(
-            ApiRequest("GET", f"/api/v3/runs/{_segment(run_id)}")
-        )
-    )
+    request = ApiRequest("GET", f"/api/v3/runs/{_segment(run_id)}")
+    return (yield from _run_object_flow(request))
 
 
 def _run_object_flow(request: ApiRequest) -> _Flow[Run]:
@@ -660,15 +660,15 @@ def _run_object_flow(request: ApiRequest) -> _Flow[Run]:
 
 
 def _poll_flow(run_id: str, interval: float, timeout: float | None) -> _Flow[Run]:
-    deadline = None if timeout is None else time.monotonic() + timeout
+    started = time.monotonic()
     while True:
         run = yield from _retrieve_flow(run_id)
         if run.is_completed:
             return run
 
         pause = interval
-        if deadline is not None and timeout is not None:
-            remaining = deadline - time.monotonic()
+        if timeout is not None:
+            remaining = started + timeout - time.monotonic()
             if remaining <= 0:
                 raise PollTimeoutError(run_id, timeout)
             pause = min(interval, remaining)
@@ -760,9 +760,8 @@ def _reschedule_flow(run_id: str, delay: str | datetime | timedelta) -> _Flow[Ru
 
 
 def _batch_flow(batch_id: str) -> _Flow[Batch]:
-    response: ApiResponse = yield ApiRequest(
-        "GET", f"/api/v2/batches/{_segment(batch_id)}"
-    )
+    path = f"/api/v2/batches/{_segment(batch_id)}"
+    response: ApiResponse = yield ApiRequest("GET", path)
     return Batch.from_wire(response.data)
 
 
@@ -835,7 +834,7 @@ def _wire_options(options: Mapping[str, Any]) -> dict[str, Any]:
 
 def _wire_delay(delay: str | datetime | timedelta) -> str:
     if isinstance(delay, datetime):
-        moment = delay.astimezone(timezone.utc)
+        moment = delay.astimezone(UTC)
         return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     if isinstance(delay, timedelta):
         return f"{_whole_seconds(delay)}s"

@@ -256,7 +256,7 @@ class AsyncApiClient(_BaseClient):
             base_url=config.api_url or DEFAULT_API_URL,
             headers={"User-Agent": f"triggerkit-python/{SDK_VERSION}"},
             timeout=config.timeout,
-            transport=config.async_transport,
+            transport=config.async_transport or _async_capable(config.transport),
         )
 
     async def send(self, request: ApiRequest) -> ApiResponse:
@@ -295,11 +295,18 @@ class AsyncApiClient(_BaseClient):
         await self._http.aclose()
 
 
+def _async_capable(
+    transport: httpx.BaseTransport | None,
+) -> httpx.AsyncBaseTransport | None:
+    """Return the sync transport if it serves async requests too, as mocks do."""
+    return transport if isinstance(transport, httpx.AsyncBaseTransport) else None
+
+
 def _should_retry(response: httpx.Response) -> bool:
     if response.is_success:
         return False
 
-    verdict = response.headers.get("x-should-retry")
+    verdict: str | None = response.headers.get("x-should-retry")
     if verdict in ("true", "false"):
         return verdict == "true"
     return response.status_code in RETRYABLE_STATUSES or response.status_code >= 500
@@ -397,7 +404,8 @@ def configure(
             ``http://localhost:8000``. A trailing slash is dropped.
         transport: An httpx transport for the sync client, such as
             ``httpx.MockTransport`` or ``httpx.WSGITransport``; the network if None.
-        async_transport: The same for the async client.
+        async_transport: The same for the async client; by default ``transport``
+            when it serves async requests too, as ``httpx.MockTransport`` does.
         max_attempts: How many times one call is tried in all.
         retry_min_delay: Seconds before the first retry.
         retry_factor: How much each further retry delay grows.
@@ -423,7 +431,7 @@ def configure(
 
 
 def reset() -> None:
-    """Forget ``configure()`` and drop the clients; the next call reads the env again."""
+    """Forget ``configure()`` and drop the clients; the next call reads the env."""
     _replace_settings(ClientConfig())
 
 

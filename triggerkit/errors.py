@@ -160,6 +160,5 @@ def _message(status: int, body: Any) -> str:
     error = body["error"]
     if isinstance(error, str):
         return error
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return error["message"]
-    return json.dumps(error)
+    message = error.get("message") if isinstance(error, dict) else None
+    return message if isinstance(message, str) else json.dumps(error)

@@ -64,13 +64,7 @@ def server():
     """A fake API the SDK is configured against, with near-instant retries."""
     fake = FakeServer()
     transport = httpx.MockTransport(fake)
-    client.configure(
-        SECRET_KEY,
-        API_URL,
-        transport=transport,
-        async_transport=transport,
-        retry_min_delay=0.001,
-    )
+    client.configure(SECRET_KEY, API_URL, transport=transport, retry_min_delay=0.001)
     return fake
 
 

@@ -7,6 +7,8 @@ import pytest
 from triggerkit.api import idempotency_keys, tasks
 from triggerkit.models import TriggerResult
 
+PARIS_WINTER = timezone(timedelta(hours=1))
+
 
 def sha256(text):
     return hashlib.sha256(text.encode()).hexdigest()
@@ -87,7 +89,7 @@ def test_payload_datetimes_are_sent_as_iso_strings(server):
 @pytest.mark.parametrize(
     ("delay", "wire"),
     [
-        (datetime(2030, 1, 1, 1, tzinfo=timezone(timedelta(hours=1))), "2030-01-01T00:00:00.000Z"),
+        (datetime(2030, 1, 1, 1, tzinfo=PARIS_WINTER), "2030-01-01T00:00:00.000Z"),
         (timedelta(hours=1, minutes=30), "5400s"),
         (timedelta(milliseconds=1500), "2s"),
         ("2d", "2d"),

@@ -1,5 +1,7 @@
 import asyncio
 import json
+import subprocess
+import sys
 import time
 import uuid
 
@@ -274,3 +276,18 @@ def _answer(seen, status=200, json=None):
         return httpx.Response(status, json=json)
 
     return handler
+
+
+def test_the_sdk_imports_neither_django_nor_the_server_apps():
+    script = (
+        "import sys, triggerkit.api, triggerkit.client, triggerkit.errors, "
+        "triggerkit.models\n"
+        "server = ('django', 'config', 'runs', 'apikeys', 'dashboard')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in server))"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.strip() == "[]"
