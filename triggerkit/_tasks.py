@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
 from triggerkit.errors import TriggerkitError
+
+if TYPE_CHECKING:
+    from triggerkit.models import BatchHandle, TriggerResult
 
 Payload = TypeVar("Payload")
 Output = TypeVar("Output")
@@ -95,27 +98,27 @@ class Task(Generic[Payload, Output]):
             return self.func(payload, ctx)
         return self.func(payload)
 
-    def trigger(self, payload: Any = None, **options: Any):
+    def trigger(self, payload: Any = None, **options: Any) -> TriggerResult:
         """Trigger one run of this task; see `tasks.trigger` for the options."""
         from triggerkit.api import tasks
 
         return tasks.trigger(self.id, payload, **options)
 
-    async def trigger_async(self, payload: Any = None, **options: Any):
+    async def trigger_async(self, payload: Any = None, **options: Any) -> TriggerResult:
         from triggerkit.api import tasks
 
         return await tasks.trigger_async(self.id, payload, **options)
 
-    def batch_trigger(self, items: list[Any]):
+    def batch_trigger(self, items: list[Any], **options: Any) -> BatchHandle:
         """Trigger one run per item; see `tasks.batch_trigger`."""
         from triggerkit.api import tasks
 
-        return tasks.batch_trigger(self.id, items)
+        return tasks.batch_trigger(self.id, items, **options)
 
-    async def batch_trigger_async(self, items: list[Any]):
+    async def batch_trigger_async(self, items: list[Any], **options: Any) -> BatchHandle:
         from triggerkit.api import tasks
 
-        return await tasks.batch_trigger_async(self.id, items)
+        return await tasks.batch_trigger_async(self.id, items, **options)
 
 
 # Every task declared in imported modules, by id. Workers read it at start.
@@ -145,7 +148,7 @@ def task(
     """
 
     def decorate(func: Callable[..., Any]) -> Task[Any, Any]:
-        declared = Task(
+        declared: Task[Any, Any] = Task(
             func, id=id, queue=queue, retry=retry, max_duration=max_duration, ttl=ttl
         )
         previous = registry.get(id)

@@ -81,7 +81,8 @@ class TriggerOptions(TypedDict, total=False):
             the "run" scope.
         idempotency_key_ttl: How long the key holds, such as ``"1h"`` or ``"7d"``,
             or a ``timedelta``; 30 days by default.
-        queue: Name of the queue to run in instead of the task's own.
+        queue: Name of the queue to run in instead of the task's own, or a
+            ``Queue`` whose ``concurrency_limit`` also sets that queue's limit.
         concurrency_key: Gives each value its own copy of the queue's limit.
         tags: One tag or a list of them (at most 10, each up to 128 characters).
         metadata: A JSON object stored with the run.
@@ -95,7 +96,7 @@ class TriggerOptions(TypedDict, total=False):
     ttl: str | int | timedelta
     idempotency_key: str | Sequence[str]
     idempotency_key_ttl: str | timedelta
-    queue: str
+    queue: str | Any
     concurrency_key: str
     tags: str | Sequence[str]
     metadata: dict[str, Any]
@@ -808,7 +809,7 @@ _OPTION_FIELDS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "ttl": lambda value: {"ttl": _wire_ttl(value)},
     "idempotency_key": _wire_idempotency_key,
     "idempotency_key_ttl": lambda value: {"idempotencyKeyTTL": _wire_duration(value)},
-    "queue": lambda value: {"queue": {"name": value}},
+    "queue": lambda value: {"queue": _wire_queue(value)},
     "concurrency_key": lambda value: {"concurrencyKey": value},
     "tags": lambda value: {"tags": value if isinstance(value, str) else list(value)},
     "metadata": lambda value: {"metadata": value},
@@ -829,6 +830,16 @@ def _wire_options(options: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in options.items():
         if value is not None:
             wire.update(_OPTION_FIELDS[name](value))
+    return wire
+
+
+def _wire_queue(queue: Any) -> dict[str, Any]:
+    """A queue name, or a ``Queue`` whose limit overrides the queue's own."""
+    if isinstance(queue, str):
+        return {"name": queue}
+    wire: dict[str, Any] = {"name": queue.name}
+    if queue.concurrency_limit is not None:
+        wire["concurrencyLimit"] = queue.concurrency_limit
     return wire
 
 

@@ -1,0 +1,22 @@
+"""Fixtures for driving the official TypeScript SDK against a live Triggerkit."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.interop.node import NodeSDK, NodeUnavailableError, install_packages
+
+
+@pytest.fixture(scope="session")
+def node_packages() -> None:
+    """Install the pinned @trigger.dev/sdk once per session; fail (never skip) without npm."""
+    try:
+        install_packages()
+    except NodeUnavailableError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def node_sdk(node_packages, platform, live_project) -> NodeSDK:
+    """The SDK pointed at the live platform with a fresh project's development key."""
+    return NodeSDK(platform.url, live_project.dev)
