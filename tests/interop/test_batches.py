@@ -1,0 +1,19 @@
+"""tasks.batchTrigger and batch.retrieve from the official SDK."""
+
+from __future__ import annotations
+
+
+def test_a_batch_of_twenty_items_lists_its_runs_and_they_all_complete(node_sdk):
+    seen = node_sdk.run("batch_trigger.mjs")
+
+    result, listed, finished = seen["result"], seen["listed"], seen["finished"]
+    assert result["batchId"].startswith("batch_")
+    assert result["runCount"] == 20
+    assert result["publicAccessToken"]
+    assert listed["id"] == result["batchId"]
+    assert listed["runCount"] == 20
+    assert len(set(listed["runs"])) == 20
+    assert [run["status"] for run in finished] == ["COMPLETED"] * 20
+    assert [run["payload"] for run in finished] == [{"numbers": [i, 100]} for i in range(20)]
+    assert [run["output"] for run in finished] == [{"sum": i + 100} for i in range(20)]
+    assert seen["final"]["status"] == "COMPLETED"
