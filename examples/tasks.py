@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 
-from triggerkit import AbortTaskRunError, Queue, Retry, TaskContext, task
+from triggerkit import AbortTaskRunError, Queue, Retry, TaskContext, metadata, tags, task
 
 logger = logging.getLogger(__name__)
 
@@ -51,3 +51,17 @@ def always_fails(payload: dict, ctx: TaskContext) -> None:
 @task(id="abort-at-once")
 def abort_at_once(payload: dict) -> None:
     raise AbortTaskRunError("this run cannot succeed, so it is not retried")
+
+
+@task(id="count-to")
+def count_to(payload: dict) -> dict:
+    """Counts slowly, reporting progress in the run's metadata."""
+    target = int(payload.get("n", 3))
+    metadata.set("status", "counting")
+    for _ in range(target):
+        time.sleep(float(payload.get("pause", 0.2)))
+        metadata.increment("count")
+        metadata.append("log", f"reached {metadata.get('count')}")
+    tags.add(f"counted:{target}")
+    metadata.set("status", "done")
+    return {"count": metadata.get("count")}

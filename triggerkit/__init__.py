@@ -5,6 +5,8 @@ variables or with `configure(...)`. Every call has an async twin ending in
 `_async`.
 """
 
+from triggerkit import metadata, tags
+from triggerkit._runtime import OutsideTaskError
 from triggerkit._tasks import AbortTaskRunError, Queue, Retry, Task, TaskContext, task
 from triggerkit.api import batch, idempotency_keys, runs, tasks
 from triggerkit.client import configure
@@ -39,6 +41,7 @@ __all__ = [
     "ConflictError",
     "InternalServerError",
     "NotFoundError",
+    "OutsideTaskError",
     "PermissionDeniedError",
     "PollTimeoutError",
     "Queue",
@@ -55,7 +58,9 @@ __all__ = [
     "batch",
     "configure",
     "idempotency_keys",
+    "metadata",
     "runs",
     "task",
+    "tags",
     "tasks",
 ]

@@ -12,11 +12,15 @@ from django.utils import timezone
 from runs import packets
 from runs.api.schemas import TriggerOptions
 from runs.durations import resolve_delay, ttl_seconds
-from runs.engine import InvalidRequestError, PayloadTooLargeError, TriggerSpec
+from runs.engine import (
+    InvalidRequestError,
+    PayloadTooLargeError,
+    TriggerSpec,
+    check_metadata_size,
+)
 
 KEY_TTL_PATTERN = re.compile(r"^(\d+)([smhd])$")
 KEY_TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-METADATA_MAX_BYTES = 256 * 1024
 MAX_DURATION_BOUNDS = (5, 2**31 - 1)
 # Options we accept and keep for display, without acting on them.
 EXTRA_OPTION_NAMES = ("machine", "region", "lockToVersion", "concurrency", "gates", "debounce")
@@ -64,21 +68,11 @@ def parse_ttl(value: str | int | float | None) -> int | None:
         raise InvalidRequestError(str(exc)) from exc
 
 
-def check_metadata(metadata: Any) -> None:
-    if metadata is None:
-        return
-    size = len(packets.encode_json(metadata).encode())
-    if size > METADATA_MAX_BYTES:
-        raise PayloadTooLargeError(
-            f"Metadata is too large: {size} bytes, the limit is {METADATA_MAX_BYTES}"
-        )
-
-
 def build_spec(payload: Any, payload_present: bool, options: TriggerOptions | None) -> TriggerSpec:
     options = options or TriggerOptions()
     now = timezone.now()
     data, payload_type = encode_payload(payload, payload_present, options.payloadType)
-    check_metadata(options.metadata)
+    check_metadata_size(options.metadata)
 
     spec = TriggerSpec(
         payload=data,
@@ -111,8 +105,9 @@ def build_spec(payload: Any, payload_present: bool, options: TriggerOptions | No
             seconds = int(match[1]) * KEY_TTL_UNITS[match[2]]
             spec.idempotency_key_expires_at = now + timedelta(seconds=seconds)
 
-    extras = options.model_extra or {}
     spec.extra_options = {
-        name: extras[name] for name in EXTRA_OPTION_NAMES if extras.get(name) is not None
+        name: getattr(options, name)
+        for name in EXTRA_OPTION_NAMES
+        if getattr(options, name) is not None
     }
     return spec

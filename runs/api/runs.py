@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any
@@ -71,7 +72,8 @@ def trigger(request: HttpRequest, task_id: str, body: TriggerBody) -> JsonRespon
     result = remembered_response(environment, key)
     if result is None:
         spec = build_spec(body.payload, "payload" in body.model_fields_set, body.options)
-        with transaction.atomic():
+        # Without a request key there is nothing to remember: no outer transaction.
+        with transaction.atomic() if key else nullcontext():
             triggered = engine.trigger_run(environment, task_id, spec)
             result = {"id": triggered.run.pk, "isCached": triggered.is_cached}
             remember_response(environment, key, result)
@@ -251,9 +253,7 @@ def reschedule(request: HttpRequest, run_id: str, body: RescheduleBody) -> JsonR
 def add_tags(request: HttpRequest, run_id: str, body: TagsBody) -> JsonResponse:
     """Add tags to a run, keeping at most ten."""
     run = get_run(request, run_id)
-    tags = sorted(set(run.tags) | set(normalise_tags(body.tags)))
-    engine.check_tags(tags)
-    Run.objects.filter(pk=run.pk).update(tags=tags, updated_at=timezone.now())
+    tags = engine.add_tags(run.pk, normalise_tags(body.tags))
     return json_response({"message": f"Successfully set {len(tags)} new tags."})
 
 

@@ -5,9 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints
 
 Tag = Annotated[str, StringConstraints(max_length=128)]
+
+
+def one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+# A tag or a list of them, read as a list so that a bad tag gets one clear error
+# ("tags.0: String should have at most 128 characters") instead of one per union arm.
+Tags = Annotated[list[Tag], BeforeValidator(one_or_many)]
 
 
 class QueueOption(Schema):
@@ -27,13 +36,21 @@ class TriggerOptions(Schema):
     idempotencyKey: str | None = Field(None, max_length=2048)
     idempotencyKeyTTL: str | None = None
     idempotencyKeyOptions: dict[str, Any] | None = None
-    tags: Tag | list[Tag] | None = None
+    tags: Tags | None = None
     metadata: dict[str, Any] | None = None
     metadataType: str | None = None
     maxAttempts: int | None = Field(None, ge=1, le=1000)
     maxDuration: float | None = None
     priority: float | None = None
     test: bool | None = None
+    # Features outside the brief: accepted whatever their shape and kept for display.
+    # They are declared because ninja's Schema drops undeclared keys, extra="allow" or not.
+    machine: Any = None
+    region: Any = None
+    lockToVersion: Any = None
+    concurrency: Any = None
+    gates: Any = None
+    debounce: Any = None
 
 
 class TriggerBody(Schema):
@@ -76,7 +93,7 @@ class ReplayBody(Schema):
     payload: Any = None
     payloadType: str | None = None
     metadata: dict[str, Any] | None = None
-    tags: Tag | list[Tag] | None = None
+    tags: Tags | None = None
     queue: str | None = None
     concurrencyKey: str | None = None
     delay: str | None = None
@@ -91,7 +108,7 @@ class RescheduleBody(Schema):
 
 
 class TagsBody(Schema):
-    tags: Tag | list[Tag]
+    tags: Tags
 
 
 class ResetKeyBody(Schema):

@@ -1,5 +1,6 @@
 """The run engine: every run state change goes through these functions."""
 
+from runs.engine.annotations import add_tags, check_metadata_size, update_metadata
 from runs.engine.batches import (
     BatchItem,
     ItemsResult,
@@ -25,9 +26,12 @@ from runs.engine.lifecycle import (
     expire_runs,
     fail_attempt,
     heartbeat,
+    pause_queue,
     promote_due_runs,
     republish_lost_runs,
     reschedule_run,
+    resume_queue,
+    set_queue_limit,
     start_attempt,
 )
 from runs.engine.registry import TaskDefinition, copy_known_tasks, register_tasks
@@ -48,10 +52,12 @@ __all__ = [
     "Triggered",
     "UnprocessableError",
     "add_batch_items",
+    "add_tags",
     "batch_run_ids",
     "cancel_run",
     "check_tags",
     "check_batch_size",
+    "check_metadata_size",
     "complete_attempt",
     "copy_known_tasks",
     "crash_stale_attempts",
@@ -60,12 +66,16 @@ __all__ = [
     "expire_runs",
     "fail_attempt",
     "heartbeat",
+    "pause_queue",
     "promote_due_runs",
     "register_tasks",
     "replay_run",
     "republish_lost_runs",
     "request_dispatch",
     "reschedule_run",
+    "resume_queue",
+    "set_queue_limit",
     "start_attempt",
     "trigger_run",
+    "update_metadata",
 ]

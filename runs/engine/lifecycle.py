@@ -21,6 +21,7 @@ from runs.models import (
     FINAL_STATUSES,
     Attempt,
     AttemptStatus,
+    Queue,
     Run,
     RunLog,
     RunStatus,
@@ -327,3 +328,27 @@ def _execute(sql: str, params: dict[str, Any]) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def pause_queue(queue_id: int) -> bool:
+    """Stop dispatching a queue: queued runs wait, executing runs finish."""
+    return bool(Queue.objects.filter(pk=queue_id, paused=False).update(paused=True))
+
+
+def resume_queue(queue_id: int) -> bool:
+    """Dispatch a paused queue again."""
+    queue = Queue.objects.filter(pk=queue_id).first()
+    if queue is None or not queue.paused:
+        return False
+    with transaction.atomic():
+        Queue.objects.filter(pk=queue_id).update(paused=False)
+        request_dispatch(queue.environment_id)
+    return True
+
+
+def set_queue_limit(queue_id: int, limit: int | None) -> None:
+    """Override a queue's concurrency limit (None for no limit)."""
+    queue = Queue.objects.get(pk=queue_id)
+    with transaction.atomic():
+        Queue.objects.filter(pk=queue_id).update(concurrency_limit=limit)
+        request_dispatch(queue.environment_id)

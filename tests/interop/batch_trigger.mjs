@@ -17,7 +17,8 @@ for (let tries = 0; listed.runs.length < items.length && tries < 100; tries++) {
 const finished = [];
 for (const id of listed.runs) {
   const run = await runs.poll(id, { pollIntervalMs: 200 });
-  finished.push({ id: run.id, status: run.status, payload: run.payload, output: run.output });
+  const { status, payload, output, batchId, triggerFunction } = run;
+  finished.push({ id, status, payload, output, batchId, triggerFunction });
 }
 
 report({ result, listed, finished, final: await batch.retrieve(result.batchId) });

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+import jwt
+
 
 def test_hello_world_triggered_by_the_sdk_completes_with_its_output(node_sdk):
     seen = node_sdk.run("trigger_and_poll.mjs", TASK="hello-world", PAYLOAD={"name": "Ada"})
@@ -12,7 +14,7 @@ def test_hello_world_triggered_by_the_sdk_completes_with_its_output(node_sdk):
     handle, polled, retrieved = seen["handle"], seen["polled"], seen["retrieved"]
     assert handle["id"].startswith("run_")
     assert handle["isCached"] is False
-    assert handle["publicAccessToken"]
+    assert f"write:inputStreams:{handle['id']}" in token_scopes(handle["publicAccessToken"])
     for run in (polled, retrieved):
         assert run["id"] == handle["id"]
         assert run["status"] == "COMPLETED"
@@ -54,6 +56,9 @@ def test_trigger_options_show_up_on_the_retrieved_run(node_sdk):
     assert solo["tags"] == ["solo"]
     assert solo["ttl"] == "10m"  # the development environment's default
 
+    once = seen["once"]
+    assert (once["status"], once["attemptCount"]) == ("FAILED", 1)
+
 
 def test_the_same_idempotency_key_twice_returns_the_first_run(node_sdk):
     seen = node_sdk.run("idempotency.mjs", KEY=f"signup-{uuid.uuid4()}")
@@ -64,7 +69,13 @@ def test_the_same_idempotency_key_twice_returns_the_first_run(node_sdk):
     assert second == {**second, "id": first["id"], "isCached": True}
     assert seen["run"]["status"] == "COMPLETED"
     assert seen["run"]["payload"] == {"name": "Once"}
+    assert seen["run"]["idempotencyKey"] == seen["rawKey"]
 
 
 def parse(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+def token_scopes(token: str) -> list[str]:
+    """The scopes of a public access token; only the server's token can write input streams."""
+    return jwt.decode(token, options={"verify_signature": False})["scopes"]

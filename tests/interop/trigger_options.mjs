@@ -20,6 +20,7 @@ const full = await tasks.trigger("hello-world", { name: "Options" }, {
   machine: "small-2x",
 });
 const solo = await tasks.trigger("hello-world", { name: "Solo" }, { tags: "solo", delay: "1h" });
+const once = await tasks.trigger("always-fails", {}, { maxAttempts: 1 });
 
 const inQueue = await runs.list({ queue: { type: "custom", name: "paid-users" } });
 const onMachine = await runs.list({ machine: "small-2x" });
@@ -29,6 +30,7 @@ report({
   triggeredAt,
   full: await runs.retrieve(full.id),
   solo: await runs.retrieve(solo.id),
+  once: await runs.poll(once, { pollIntervalMs: 200 }),
   inQueue: inQueue.data.map((run) => run.id),
   onMachine: onMachine.data.map((run) => run.id),
 });

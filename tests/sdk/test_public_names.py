@@ -6,11 +6,11 @@ def test_the_public_names_are_pinned():
         [
             "AbortTaskRunError", "ApiConnectionError", "ApiError", "AuthenticationError",
             "BadRequestError", "Batch", "BatchHandle", "BatchNotSealedError",
-            "ConfigurationError", "ConflictError", "InternalServerError", "NotFoundError",
+            "ConfigurationError", "ConflictError", "InternalServerError", "NotFoundError", "OutsideTaskError",
             "PermissionDeniedError", "PollTimeoutError", "Queue", "RateLimitError", "Retry",
             "Run", "RunError", "RunStatus", "Task", "TaskContext", "TriggerResult",
             "TriggerkitError", "UnprocessableEntityError", "batch", "configure",
-            "idempotency_keys", "runs", "task", "tasks",
+            "idempotency_keys", "metadata", "runs", "tags", "task", "tasks",
         ]
     )
     for name in triggerkit.__all__:

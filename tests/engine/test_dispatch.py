@@ -1,0 +1,93 @@
+"""The dispatcher gives slots to queued runs within every limit, fairly."""
+
+from collections import Counter
+
+import pytest
+
+from runs.engine import TriggerSpec, dispatch, pause_queue, resume_queue, trigger_run
+from runs.models import Queue, Run, RunStatus
+
+
+@pytest.fixture
+def env(project):
+    return project.environments["DEVELOPMENT"]
+
+
+def trigger(env, queue="lane", limit=None, key="", priority=0, count=1):
+    spec = TriggerSpec(
+        queue_name=queue, queue_concurrency_limit=limit, concurrency_key=key,
+        priority_seconds=priority,
+    )
+    return [trigger_run(env, "echo", spec).run for _ in range(count)]
+
+
+def dequeued(env):
+    return list(Run.objects.filter(environment=env, status=RunStatus.DEQUEUED))
+
+
+def test_a_queue_never_gets_more_runs_than_its_limit(env):
+    trigger(env, limit=2, count=5)
+
+    assert len(dispatch(env.pk)) == 2
+    assert dispatch(env.pk) == []
+
+    Run.objects.filter(pk=dequeued(env)[0].pk).update(status=RunStatus.COMPLETED)
+    assert len(dispatch(env.pk)) == 1
+    assert len(dequeued(env)) == 2
+
+
+def test_each_concurrency_key_gets_its_own_copy_of_the_limit(env):
+    for key in ("a", "b", "c"):
+        trigger(env, limit=1, key=key, count=4)
+
+    dispatch(env.pk)
+
+    assert Counter(run.concurrency_key for run in dequeued(env)) == {"a": 1, "b": 1, "c": 1}
+
+
+def test_the_environment_limit_is_shared_round_robin_across_lanes(env):
+    env.concurrency_limit = 4
+    env.save()
+    trigger(env, queue="first", count=10)
+    trigger(env, queue="second", count=10)
+
+    dispatch(env.pk)
+
+    assert Counter(run.queue.name for run in dequeued(env)) == {"first": 2, "second": 2}
+
+
+def test_a_busy_key_does_not_starve_a_later_key(env):
+    env.concurrency_limit = 2
+    env.save()
+    trigger(env, limit=5, key="busy", count=50)
+    late = trigger(env, limit=5, key="late", count=1)[0]
+
+    dispatch(env.pk)
+
+    assert late.pk in {run.pk for run in dequeued(env)}
+
+
+def test_a_paused_queue_keeps_its_runs_queued_until_resumed(env):
+    run = trigger(env, queue="paused")[0]
+    pause_queue(run.queue_id)
+
+    assert dispatch(env.pk) == []
+
+    resume_queue(run.queue_id)
+    assert dispatch(env.pk) == [run.pk]
+
+
+def test_priority_orders_a_run_as_if_queued_earlier(env):
+    first = trigger(env, limit=1)[0]
+    urgent = trigger(env, limit=1, priority=60)[0]
+
+    assert dispatch(env.pk) == [urgent.pk]
+    assert Run.objects.get(pk=first.pk).status == RunStatus.QUEUED
+
+
+def test_a_trigger_can_override_a_queue_limit(env):
+    trigger(env, queue="shared", limit=1, count=3)
+    trigger(env, queue="shared", limit=3)
+
+    assert Queue.objects.get(environment=env, name="shared").concurrency_limit == 3
+    assert len(dispatch(env.pk)) == 3
