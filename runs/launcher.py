@@ -18,13 +18,13 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
-
-import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,8 @@ def platform_children(port: int, concurrency: int) -> list[Child]:
         "--worker-class", "gthread",
         "--workers", str(WEB_WORKERS),
         "--threads", str(WEB_THREADS),
+        # Its default socket path is per user, shared by every gunicorn they run.
+        "--no-control-socket",
     ]
     worker = [
         *python, "celery", "-A", "config", "worker",
@@ -247,11 +249,13 @@ class Supervisor:
 
 
 def http_ok(url: str) -> bool:
+    # Straight to the local server, whatever HTTP_PROXY says.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        response = httpx.get(url, timeout=HEALTH_CHECK_TIMEOUT_SECONDS)
-    except httpx.HTTPError:
+        with opener.open(url, timeout=HEALTH_CHECK_TIMEOUT_SECONDS) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
         return False
-    return response.status_code == 200
 
 
 def port_is_free(host: str, port: int) -> bool:

@@ -22,6 +22,7 @@ export function describeError(error) {
     name: error.name,
     status: error.status,
     message: error.message,
+    shouldRetry: error.headers?.["x-should-retry"],
   };
 }
 

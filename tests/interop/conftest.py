@@ -10,10 +10,13 @@ from tests.interop.node import NodeSDK, NodeUnavailableError, install_packages
 @pytest.fixture(scope="session")
 def node_packages() -> None:
     """Install the pinned @trigger.dev/sdk once per session; fail (never skip) without npm."""
+    problem = None
     try:
         install_packages()
     except NodeUnavailableError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        problem = str(exc)
+    if problem:
+        pytest.fail(problem, pytrace=False)
 
 
 @pytest.fixture

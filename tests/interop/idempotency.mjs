@@ -9,4 +9,4 @@ const first = await tasks.trigger("hello-world", { name: "Once" }, { idempotency
 const second = await tasks.trigger("hello-world", { name: "Twice" }, { idempotencyKey: key });
 const run = await runs.poll(first, { pollIntervalMs: 200 });
 
-report({ rawKey: process.env.KEY, key, first, second, run });
+report({ key, first, second, run });

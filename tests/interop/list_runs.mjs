@@ -5,6 +5,7 @@ import { report } from "./common.mjs";
 configure({ baseURL: process.env.TRIGGER_API_URL, secretKey: process.env.TRIGGER_SECRET_KEY });
 
 const tag = "listed";
+const since = new Date();
 const delayed = [];
 for (let i = 0; i < 5; i++) {
   delayed.push((await tasks.trigger("noop", { i }, { tags: [tag], delay: "1h" })).id);
@@ -23,8 +24,10 @@ for await (const page of (await runs.list({ limit: 3 })).iterPages()) {
   pages.push(page.data.map((run) => run.id));
 }
 
-const firstPage = await runs.list({ tag: ["done", "nothing-has-this"], limit: 2 });
+const byTag = await runs.list({ tag: ["done", "nothing-has-this"], limit: 2 });
 const byStatus = await runs.list({ status: ["COMPLETED", "FAILED"] });
+const inWindow = await runs.list({ from: since, to: new Date(), period: "1h" });
+const beforeWindow = await runs.list({ to: since });
 
 report({
   delayed,
@@ -32,6 +35,8 @@ report({
   completed: completed.id,
   filtered,
   pages,
-  byTag: { ids: firstPage.data.map((run) => run.id), hasNextPage: firstPage.hasNextPage() },
+  byTag: { ids: byTag.data.map((run) => run.id), hasNextPage: byTag.hasNextPage() },
   byStatus: byStatus.data,
+  inWindow: inWindow.data.length,
+  beforeWindow: beforeWindow.data.length,
 });

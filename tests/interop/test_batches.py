@@ -23,3 +23,14 @@ def test_a_batch_of_twenty_items_lists_its_runs_and_they_all_complete(node_sdk):
     assert {run["triggerFunction"] for run in finished} == {"batchTrigger"}
     assert seen["final"]["status"] == "COMPLETED"
     assert seen["final"]["processing"]["errors"] == []
+
+
+def test_a_batch_idempotency_key_returns_the_same_batch_without_new_runs(node_sdk):
+    seen = node_sdk.run("batch_idempotency.mjs", KEY="nightly-import")
+
+    first, second, listed = seen["first"], seen["second"], seen["listed"]
+    assert second["batchId"] == first["batchId"]
+    assert listed["idempotencyKey"] == seen["key"]
+    assert listed["runCount"] == 3
+    assert sorted(seen["created"]) == sorted(listed["runs"])
+    assert len(set(listed["runs"])) == 3

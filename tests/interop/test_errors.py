@@ -23,6 +23,7 @@ def test_a_wrong_key_raises_an_authentication_error(node_sdk, platform, live_pro
     seen = node_sdk.run("retrieve.mjs", key=WRONG_KEY, RUN_ID=run_id)
 
     assert (seen["error"]["class"], seen["error"]["status"]) == ("AuthenticationError", 401)
+    assert "api key" in seen["error"]["message"].lower()
     assert seen["elapsedMs"] < 2000
 
 
@@ -32,6 +33,8 @@ def test_a_run_of_another_environment_is_not_found_at_once(node_sdk, platform, l
     seen = node_sdk.run("retrieve.mjs", key=live_project.staging, RUN_ID=run_id)
 
     assert (seen["error"]["class"], seen["error"]["status"]) == ("NotFoundError", 404)
+    assert seen["error"]["message"] == "Run not found"
+    assert seen["error"]["shouldRetry"] == "false"
     assert seen["elapsedMs"] < 2000, "the SDK retried a 404 it should not retry"
 
 

@@ -12,6 +12,7 @@ def test_runs_list_filters_and_auto_paginates_newest_first(node_sdk):
     assert seen["filtered"] == list(reversed(delayed))
     assert seen["pages"] == chunks([completed, seen["untagged"], *reversed(delayed)], 3)
     assert seen["byTag"] == {"ids": [completed], "hasNextPage": False}
+    assert (seen["inWindow"], seen["beforeWindow"]) == (7, 0)
     [item] = seen["byStatus"]
     assert item["id"] == completed
     assert item["status"] == "COMPLETED"
