@@ -148,7 +148,9 @@ def start_redis() -> None:
     deadline = time.monotonic() + REDIS_START_TIMEOUT_SECONDS
     while not _answers(client):
         if time.monotonic() > deadline:
-            raise RuntimeError(f"embedded Redis did not start; see {REDIS_DIR}/redis.log")
+            raise RuntimeError(
+                f"embedded Redis did not start; see {REDIS_DIR}/redis.log"
+            )
         time.sleep(0.05)
 
 
@@ -161,7 +163,7 @@ def stop_redis() -> None:
     try:
         client.shutdown()
     except redis.RedisError:
-        logger.warning("embedded Redis refused to shut down; see %s/redis.log", REDIS_DIR)
+        logger.warning("embedded Redis did not shut down; see %s/redis.log", REDIS_DIR)
         return
 
     # Redis removes its pid file as its last act.

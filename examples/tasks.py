@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 
-from triggerkit import AbortTaskRunError, Queue, Retry, TaskContext, metadata, tags, task
+from triggerkit import AbortTaskRunError, Queue, Retry, TaskContext, metadata, tags, task, wait
 
 logger = logging.getLogger(__name__)
 
@@ -65,3 +65,19 @@ def count_to(payload: dict) -> dict:
     tags.add(f"counted:{target}")
     metadata.set("status", "done")
     return {"count": metadata.get("count")}
+
+
+@task(id="greet-team")
+def greet_team(payload: dict) -> dict:
+    """Greets everyone through child runs and waits for all of them."""
+    names = payload.get("names", ["Ada", "Grace", "Linus"])
+    results = hello_world.batch_trigger_and_wait([{"name": name} for name in names])
+    return {"greetings": [result.unwrap()["message"] for result in results]}
+
+
+@task(id="slow-greeting")
+def slow_greeting(payload: dict) -> dict:
+    """Waits a little between two greetings, holding no worker while it waits."""
+    first = hello_world.trigger_and_wait({"name": payload.get("name", "world")}).unwrap()
+    wait.for_(seconds=float(payload.get("pause", 1)))
+    return {"first": first["message"], "then": "and goodbye"}

@@ -16,7 +16,8 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from runs import engine
-from runs.models import Environment, Run, RunStatus
+from runs.engine import waits
+from runs.models import Environment, Run, RunStatus, Waitpoint, WaitpointKind
 
 logger = logging.getLogger(__name__)
 
@@ -27,18 +28,26 @@ def tick() -> None:
     """Promote due runs, expire stale ones and dispatch every waiting environment."""
     engine.promote_due_runs()
     engine.expire_runs()
+    waits.resolve_due_waits()
     for env_id in environments_with_queued_runs():
         engine.dispatch(env_id)
 
 
 def seconds_until_next_due() -> float | None:
     """Return how soon the next delayed run or retry is due, if any is waiting."""
-    due = (
+    delayed = (
         Run.objects.filter(status__in=[RunStatus.DELAYED, RunStatus.RETRYING])
         .order_by("delay_until")
         .values_list("delay_until", flat=True)
         .first()
     )
+    wait = (
+        Waitpoint.objects.filter(kind=WaitpointKind.DURATION, resolved_at__isnull=True)
+        .order_by("resume_at")
+        .values_list("resume_at", flat=True)
+        .first()
+    )
+    due = min((moment for moment in (delayed, wait) if moment is not None), default=None)
     if due is None:
         return None
     return max(0.0, (due - timezone.now()).total_seconds())

@@ -5,6 +5,10 @@ launcher, which then stops the children with SIGTERM and waits for them. Their
 output comes back through pipes and is printed line by line behind the
 child's name. If a child exits on its own, the others are stopped and
 `ChildExitedError` names it.
+
+The children outlive a launcher killed with SIGKILL (their own sessions shield
+them from the terminal, and nothing ties their lives to the launcher's); the
+next start then finds the port taken and says so.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -76,21 +80,28 @@ def platform_children(port: int, concurrency: int) -> list[Child]:
     """The web server, one Celery worker and Celery beat, run by this Python."""
     python = [sys.executable, "-m"]
     web = [
-        *python, "gunicorn", "config.wsgi",
-        "--bind", f"127.0.0.1:{port}",
+        *python,
+        "gunicorn",
+        "config.wsgi",
+        f"--bind=127.0.0.1:{port}",
         # gthread reads chunked request bodies, which the sync worker refuses.
-        "--worker-class", "gthread",
-        "--workers", str(WEB_WORKERS),
-        "--threads", str(WEB_THREADS),
+        "--worker-class=gthread",
+        f"--workers={WEB_WORKERS}",
+        f"--threads={WEB_THREADS}",
         # Its default socket path is per user, shared by every gunicorn they run.
         "--no-control-socket",
     ]
+    celery = [*python, "celery", "--app=config"]
     worker = [
-        *python, "celery", "-A", "config", "worker",
-        "-Q", "triggerkit", "-c", str(concurrency), "-l", "info",
-        "--without-mingle", "--without-gossip",
+        *celery,
+        "worker",
+        "--queues=triggerkit",
+        f"--concurrency={concurrency}",
+        "--loglevel=info",
+        "--without-mingle",
+        "--without-gossip",
     ]
-    beat = [*python, "celery", "-A", "config", "beat", "-l", "info"]
+    beat = [*celery, "beat", "--loglevel=info"]
     return [Child("web", web), Child("worker", worker), Child("beat", beat)]
 
 
@@ -101,7 +112,7 @@ class Supervisor:
         self, children: list[Child], out: TextIO, env: dict[str, str], cwd: Path
     ) -> None:
         self.children = children
-        self.out = out
+        self.out: TextIO | None = out
         self.env = env
         self.cwd = cwd
         self.selector = selectors.DefaultSelector()
@@ -191,18 +202,14 @@ class Supervisor:
 
     def _signal(self, child: Child, sig: int) -> None:
         assert child.popen is not None
-        try:
+        with suppress(ProcessLookupError):
             child.popen.send_signal(sig)
-        except ProcessLookupError:
-            pass
 
     def _kill_group(self, child: Child) -> None:
         assert child.popen is not None
-        try:
-            # The child leads its own session, so this reaches its workers too.
+        # The child leads its own session, so this reaches its workers too.
+        with suppress(ProcessLookupError):
             os.killpg(child.popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         child.popen.wait()
 
     def _drain(self) -> None:
@@ -227,25 +234,32 @@ class Supervisor:
 
     def _relay(self, child: Child, chunk: bytes) -> None:
         *lines, child.pending = (child.pending + chunk).split(b"\n")
-        for line in lines:
-            self._write_line(child, line)
-        self.out.flush()
+        self._emit("".join(self._prefixed(child, line) for line in lines))
 
     def _close(self, pipe, child: Child) -> None:
         self.selector.unregister(pipe)
         pipe.close()
         if child.pending:
-            self._write_line(child, child.pending)
+            self._emit(self._prefixed(child, child.pending))
             child.pending = b""
-            self.out.flush()
 
-    def _write_line(self, child: Child, line: bytes) -> None:
+    def _prefixed(self, child: Child, line: bytes) -> str:
         text = line.decode(errors="replace").rstrip("\r")
-        self.out.write(f"{child.name:<{self.width}} | {text}\n")
+        return f"{child.name:<{self.width}} | {text}\n"
 
     def _say(self, message: str) -> None:
-        self.out.write(f"{message}\n")
-        self.out.flush()
+        self._emit(f"{message}\n")
+
+    def _emit(self, text: str) -> None:
+        # Once the terminal is gone (closed pipe, hang-up), carry on in silence:
+        # the children must still be stopped, and their pipes still drained.
+        if self.out is None or not text:
+            return
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except OSError:
+            self.out = None
 
 
 def http_ok(url: str) -> bool:

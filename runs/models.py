@@ -249,6 +249,7 @@ class Run(models.Model):
 
 class AttemptStatus(models.TextChoices):
     EXECUTING = "EXECUTING"
+    SUSPENDED = "SUSPENDED"  # reached an unresolved waitpoint; resumes as a new segment
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     CRASHED = "CRASHED"
@@ -257,8 +258,11 @@ class AttemptStatus(models.TextChoices):
 
 
 class Attempt(models.Model):
+    """One execution segment: attempt `number`, resumed `segment` times after waits."""
+
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="attempts")
     number = models.PositiveIntegerField()
+    segment = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=16, choices=AttemptStatus.choices)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -269,7 +273,9 @@ class Attempt(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["run", "number"], name="attempt_number_per_run")
+            models.UniqueConstraint(
+                fields=["run", "number", "segment"], name="attempt_segment_per_run"
+            )
         ]
         indexes = [
             models.Index(
@@ -277,6 +283,56 @@ class Attempt(models.Model):
                 condition=Q(status="EXECUTING"),
                 name="attempt_lease",
             )
+        ]
+
+
+class WaitpointKind(models.TextChoices):
+    TRIGGER = "TRIGGER"  # a child run started without waiting
+    BATCH_TRIGGER = "BATCH_TRIGGER"  # a batch started without waiting
+    RUN = "RUN"  # waits for one child run to finish
+    BATCH = "BATCH"  # waits for every run of a batch to finish
+    DURATION = "DURATION"  # waits until a point in time
+
+
+class Waitpoint(models.Model):
+    """One step of a task's journal, numbered in the order the task reached it.
+
+    On re-execution (after a wait or a retry) a step that exists returns its
+    recorded result instead of acting again.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="waitpoints")
+    step = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=WaitpointKind.choices)
+    # What the code asked for at this step, to detect non-deterministic code.
+    signature = models.CharField(max_length=300)
+    child_run = models.ForeignKey(
+        Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL)
+    resume_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "step"], name="waitpoint_step_per_run")
+        ]
+        indexes = [
+            models.Index(
+                fields=["child_run"],
+                condition=Q(resolved_at__isnull=True),
+                name="waitpoint_child_open",
+            ),
+            models.Index(
+                fields=["batch"], condition=Q(resolved_at__isnull=True), name="waitpoint_batch_open"
+            ),
+            models.Index(
+                fields=["resume_at"],
+                condition=Q(resolved_at__isnull=True, kind="DURATION"),
+                name="waitpoint_due",
+            ),
         ]
 
 

@@ -11,17 +11,29 @@ import signal
 import socket
 import threading
 import traceback
+from datetime import datetime
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from runs import engine, packets
 from runs.capture import capture_logs
 from runs.models import AttemptStatus, Run, RunStatus
 from triggerkit import api as sdk_api
-from triggerkit._runtime import current_runtime
+from runs.api.options import build_spec
+from runs.api.schemas import TriggerOptions
+from runs.engine import waits
+from runs.engine.waits import NonDeterministicError
+from runs.models import Waitpoint, WaitpointKind
+from triggerkit import _runtime
+from triggerkit._runtime import (
+    CONCURRENT_WAIT_HINT,
+    ConcurrentWaitError,
+    SuspendExecution,
+    current_runtime,
+)
 from triggerkit._tasks import AbortTaskRunError, Task, TaskContext, registry
 
 logger = logging.getLogger(__name__)
@@ -80,6 +92,12 @@ def execute(run_id: str) -> None:
         try:
             output = call_task(task, run, attempt.number)
             data = packets.encode_json(output)
+        except SuspendExecution as suspended:
+            engine.suspend_attempt(attempt, suspended.step, logs)
+            return
+        except NonDeterministicError as exc:
+            engine.fail_attempt(attempt, error_of(exc), logs, retryable=False)
+            return
         except SoftTimeLimitExceeded:
             if not heartbeat.canceled:
                 engine.fail_attempt(
@@ -119,27 +137,116 @@ def call_task(task: Task[Any, Any], run: Run, attempt_number: int) -> Any:
         metadata=run.metadata,
     )
     args = (payload, ctx) if task.takes_context else (payload,)
-    token = current_runtime.set(WorkerRuntime(run.pk, attempt_number))
+    runtime = WorkerRuntime(run, attempt_number)
+    token = current_runtime.set(runtime)
+    _runtime.active_runtime = runtime
     try:
         if task.is_async:
             return asyncio.run(task.func(*args))
         return task.func(*args)
     finally:
         current_runtime.reset(token)
+        _runtime.active_runtime = None
 
 
 class WorkerRuntime:
-    """What SDK helpers inside a task call: the engine, directly."""
+    """What SDK helpers inside a task call: the engine, directly.
 
-    def __init__(self, run_id: str, attempt_number: int) -> None:
-        self.run_id = run_id
+    Each trigger, batch and wait is a numbered step of the run's journal; on
+    re-execution a recorded step returns its result instead of acting again.
+    """
+
+    def __init__(self, run: Run, attempt_number: int) -> None:
+        self.run = run
+        self.run_id = run.pk
         self.attempt_number = attempt_number
+        self.thread_id = threading.get_ident()
+        self.step = 0
+        self.busy = False
 
     def update_metadata(self, operations: list[dict[str, Any]]) -> dict[str, Any]:
         return engine.update_metadata(self.run_id, operations)
 
     def add_tags(self, tags: list[str]) -> list[str]:
         return engine.add_tags(self.run_id, tags)
+
+    def enter_wait(self) -> None:
+        if threading.get_ident() != self.thread_id:
+            raise ConcurrentWaitError(f"A wait was called from another thread. {CONCURRENT_WAIT_HINT}")
+        if self.busy:
+            raise ConcurrentWaitError(f"This task is already waiting. {CONCURRENT_WAIT_HINT}")
+        self.busy = True
+
+    def exit_wait(self) -> None:
+        self.busy = False
+
+    def next_step(self) -> int:
+        self.step += 1
+        return self.step
+
+    def trigger(self, task_id: str, payload: Any, options: dict[str, Any], *, wait: bool) -> Any:
+        kind = WaitpointKind.RUN if wait else WaitpointKind.TRIGGER
+        step, signature = self.next_step(), f"{kind.lower()}:{task_id}"
+        waitpoint = waits.journal_step(self.run_id, step, signature)
+        if waitpoint is None:
+            function = "triggerAndWait" if wait else "trigger"
+            spec = self.child_spec(payload, True, options, function)
+            with transaction.atomic():
+                child = engine.trigger_run(self.run.environment, task_id, spec).run
+                waitpoint = waits.record_step(
+                    self.run_id, step, kind, signature, child_run=child,
+                    result=None if wait else {"id": child.pk},
+                )
+        return self.outcome(waitpoint)
+
+    def batch_trigger(self, lines: list[dict[str, Any]], *, wait: bool) -> Any:
+        kind = WaitpointKind.BATCH if wait else WaitpointKind.BATCH_TRIGGER
+        task_ids = sorted({line["task"] for line in lines})
+        step = self.next_step()
+        signature = f"{kind.lower()}:{','.join(task_ids)}:{len(lines)}"
+        waitpoint = waits.journal_step(self.run_id, step, signature)
+        if waitpoint is None:
+            function = "batchTriggerAndWait" if wait else "batchTrigger"
+            items = [
+                engine.BatchItem(
+                    line["index"],
+                    line["task"],
+                    self.child_spec(line.get("payload"), "payload" in line, line.get("options", {}), function),
+                )
+                for line in lines
+            ]
+            with transaction.atomic():
+                batch, _ = engine.create_batch(self.run.environment, len(items), task_ids)
+                engine.add_batch_items(batch, items)
+                waitpoint = waits.record_step(
+                    self.run_id, step, kind, signature, batch_id=batch.pk,
+                    result=None if wait else {"batchId": batch.pk, "runCount": len(items)},
+                )
+        return self.outcome(waitpoint)
+
+    def wait_until(self, moment: datetime) -> None:
+        step = self.next_step()
+        waitpoint = waits.journal_step(self.run_id, step, "wait")
+        if waitpoint is None:
+            waitpoint = waits.record_step(
+                self.run_id, step, WaitpointKind.DURATION, "wait", resume_at=moment
+            )
+        self.outcome(waitpoint)
+
+    def outcome(self, waitpoint: Waitpoint) -> Any:
+        if waitpoint.resolved_at is None:
+            raise SuspendExecution(waitpoint.step)
+        return waitpoint.result
+
+    def child_spec(
+        self, payload: Any, present: bool, options: dict[str, Any], function: str
+    ) -> engine.TriggerSpec:
+        spec = build_spec(payload, present, TriggerOptions(**options))
+        spec.parent_run_id = self.run_id
+        spec.root_run_id = self.run.root_run_id or self.run_id
+        spec.depth = self.run.depth + 1
+        spec.trigger_function = function
+        return spec
 
 
 def current_run_context() -> tuple[str, int] | None:

@@ -1,10 +1,11 @@
-"""`manage.py up` from nothing: embedded servers, first-start secrets, a run, a clean stop.
+"""`manage.py up` from nothing: embedded servers, first secrets, a run, a clean stop.
 
 The launcher runs with DATABASE_URL and CELERY_BROKER_URL removed and its own
 var folder, so it starts a fresh embedded PostgreSQL and Redis and never
 touches the machine's services. Each launch writes its output to a file.
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -22,11 +23,12 @@ import psycopg
 import pytest
 import redis
 
-from tests.live import ROOT, free_port, poll
+from tests.live import ROOT, free_port
 
 FIRST_START_TIMEOUT_SECONDS = 180
 LATER_START_TIMEOUT_SECONDS = 90
 STOP_TIMEOUT_SECONDS = 60
+RUN_TIMEOUT_SECONDS = 60
 READY_LINE = "Press Ctrl-C to stop."
 KEY_LINE = re.compile(r"export TRIGGER_SECRET_KEY=(\S+)")
 URL_LINE = re.compile(r"export TRIGGER_API_URL=(\S+)")
@@ -76,9 +78,10 @@ class Launch:
         deadline = time.monotonic() + timeout
         while READY_LINE not in self.output():
             if self.popen.poll() is not None:
-                raise AssertionError(f"up exited with {self.popen.returncode}:\n{self.tail()}")
+                code = self.popen.returncode
+                raise AssertionError(f"up exited with {code}:\n{self.tail()}")
             if time.monotonic() > deadline:
-                raise AssertionError(f"up was not ready within {timeout}s:\n{self.tail()}")
+                raise AssertionError(f"up not ready within {timeout}s:\n{self.tail()}")
             time.sleep(0.2)
         return time.monotonic() - self.started_at
 
@@ -98,10 +101,8 @@ class Launch:
             self.interrupt()
         except subprocess.TimeoutExpired:
             for process in [self.popen, *children]:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             self.popen.wait()
 
     def tail(self) -> str:
@@ -155,7 +156,7 @@ def printed(launch: Launch, pattern: re.Pattern) -> re.Match:
     return match
 
 
-def run_hello_world(api_url: str, key: str, name: str) -> dict:
+def run_hello_world(launch: Launch, api_url: str, key: str, name: str) -> dict:
     headers = {"Authorization": f"Bearer {key}"}
     response = httpx.post(
         f"{api_url}/api/v1/tasks/hello-world/trigger",
@@ -165,12 +166,15 @@ def run_hello_world(api_url: str, key: str, name: str) -> dict:
     assert response.status_code == 200, response.text
     run_id = response.json()["id"]
 
-    def completed():
-        run = httpx.get(f"{api_url}/api/v3/runs/{run_id}", headers=headers).json()
-        return run if run["status"] == "COMPLETED" else None
-
     # The first run may wait for the worker to register its tasks.
-    return poll(completed, timeout=60, interval=0.2)
+    deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
+    while True:
+        run = httpx.get(f"{api_url}/api/v3/runs/{run_id}", headers=headers).json()
+        if run["status"] == "COMPLETED":
+            return run
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run still {run['status']}:\n{launch.tail()}")
+        time.sleep(0.2)
 
 
 def assert_embedded_servers_stopped(var_dir: Path) -> None:
@@ -215,7 +219,7 @@ def test_the_printed_login_opens_the_dashboard(first_start):
     assert response.headers["location"] == "/"
 
 
-def test_first_start_creates_the_demo_project_with_the_admin_as_member(first_start, var_dir):
+def test_first_start_adds_the_admin_to_a_demo_project(first_start, var_dir):
     environments = query_embedded_database(
         var_dir,
         "SELECT e.kind FROM apikeys_environment e JOIN apikeys_project p"
@@ -236,7 +240,7 @@ def test_a_run_triggered_with_the_printed_key_completes(first_start):
     key = printed(first_start, KEY_LINE).group(1)
     url = printed(first_start, URL_LINE).group(1)
 
-    run = run_hello_world(url, key, "Ada")
+    run = run_hello_world(first_start, url, key, "Ada")
 
     assert run["output"] == {"message": "Hello, Ada!"}
 
@@ -277,7 +281,7 @@ def test_a_key_from_create_key_works_on_the_running_platform(later_start, used_v
     assert result.returncode == 0, result.stderr
     key = result.stdout.strip()
 
-    run = run_hello_world(f"http://127.0.0.1:{later_start.port}", key, "Grace")
+    run = run_hello_world(later_start, f"http://127.0.0.1:{later_start.port}", key, "Grace")
 
     assert key.startswith("tr_dev_")
     assert run["output"] == {"message": "Hello, Grace!"}

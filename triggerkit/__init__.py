@@ -5,8 +5,8 @@ variables or with `configure(...)`. Every call has an async twin ending in
 `_async`.
 """
 
-from triggerkit import metadata, tags
-from triggerkit._runtime import OutsideTaskError
+from triggerkit import metadata, tags, wait
+from triggerkit._runtime import ConcurrentWaitError, OutsideTaskError
 from triggerkit._tasks import AbortTaskRunError, Queue, Retry, Task, TaskContext, task
 from triggerkit.api import batch, idempotency_keys, runs, tasks
 from triggerkit.client import configure
@@ -27,6 +27,7 @@ from triggerkit.errors import (
     UnprocessableEntityError,
 )
 from triggerkit.models import Batch, BatchHandle, Run, RunError, RunStatus, TriggerResult
+from triggerkit.results import TaskRunFailedError, TaskRunResult
 
 __all__ = [
     "AbortTaskRunError",
@@ -37,6 +38,7 @@ __all__ = [
     "Batch",
     "BatchHandle",
     "BatchNotSealedError",
+    "ConcurrentWaitError",
     "ConfigurationError",
     "ConflictError",
     "InternalServerError",
@@ -52,6 +54,8 @@ __all__ = [
     "RunStatus",
     "Task",
     "TaskContext",
+    "TaskRunFailedError",
+    "TaskRunResult",
     "TriggerResult",
     "TriggerkitError",
     "UnprocessableEntityError",
@@ -63,4 +67,5 @@ __all__ = [
     "task",
     "tags",
     "tasks",
+    "wait",
 ]

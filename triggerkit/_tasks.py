@@ -10,6 +10,7 @@ from triggerkit.errors import TriggerkitError
 
 if TYPE_CHECKING:
     from triggerkit.models import BatchHandle, TriggerResult
+    from triggerkit.results import TaskRunResult
 
 Payload = TypeVar("Payload")
 Output = TypeVar("Output")
@@ -99,7 +100,10 @@ class Task(Generic[Payload, Output]):
         return self.func(payload)
 
     def trigger(self, payload: Any = None, **options: Any) -> TriggerResult:
-        """Trigger one run of this task; see `tasks.trigger` for the options."""
+        """Trigger one run of this task; see `tasks.trigger` for the options.
+
+        Inside another task the new run is linked to it as a child.
+        """
         from triggerkit.api import tasks
 
         return tasks.trigger(self.id, payload, **options)
@@ -119,6 +123,33 @@ class Task(Generic[Payload, Output]):
         from triggerkit.api import tasks
 
         return await tasks.batch_trigger_async(self.id, items, **options)
+
+    def trigger_and_wait(self, payload: Any = None, **options: Any) -> TaskRunResult:
+        """Run this task as a child and wait for its result (only inside a task).
+
+        The waiting run is suspended and holds no worker or concurrency slot; it
+        is re-executed when the child finishes, and this call then returns the
+        child's result at once.
+        """
+        from triggerkit import _subtasks
+
+        return _subtasks.trigger_and_wait(self.id, payload, options)
+
+    async def trigger_and_wait_async(self, payload: Any = None, **options: Any) -> TaskRunResult:
+        from triggerkit import _subtasks
+
+        return await _subtasks.trigger_and_wait_async(self.id, payload, options)
+
+    def batch_trigger_and_wait(self, items: list[Any]) -> list[TaskRunResult]:
+        """Run one child per item and wait for all; results come in item order."""
+        from triggerkit import _subtasks
+
+        return _subtasks.batch_trigger_and_wait(self.id, items)
+
+    async def batch_trigger_and_wait_async(self, items: list[Any]) -> list[TaskRunResult]:
+        from triggerkit import _subtasks
+
+        return await _subtasks.batch_trigger_and_wait_async(self.id, items)
 
 
 # Every task declared in imported modules, by id. Workers read it at start.

@@ -28,6 +28,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
+from triggerkit import _subtasks
+from triggerkit._runtime import current_runtime
 from triggerkit.client import (
     ApiRequest,
     ApiResponse,
@@ -37,6 +39,7 @@ from triggerkit.client import (
     get_config,
 )
 from triggerkit.errors import BatchNotSealedError, PollTimeoutError
+from triggerkit.results import TaskRunResult
 from triggerkit.models import (
     Batch,
     BatchHandle,
@@ -180,12 +183,18 @@ class TasksApi:
             ApiError: when the server refuses the trigger.
             ApiConnectionError: when the server cannot be reached.
         """
+        runtime = current_runtime.get()
+        if runtime is not None:
+            return _subtasks.trigger(runtime, task_id, payload, dict(options))
         return _run(_trigger_flow(task_id, payload, options))
 
     async def trigger_async(
         self, task_id: str, payload: Any = None, **options: Unpack[TriggerOptions]
     ) -> TriggerResult:
         """Like ``trigger``, without blocking the event loop."""
+        runtime = current_runtime.get()
+        if runtime is not None:
+            return _subtasks.trigger(runtime, task_id, payload, dict(options))
         return await _run_async(_trigger_flow(task_id, payload, options))
 
     def batch_trigger(
@@ -223,6 +232,9 @@ class TasksApi:
             ApiError: when the server refuses the batch.
             ApiConnectionError: when the server cannot be reached.
         """
+        runtime = current_runtime.get()
+        if runtime is not None and idempotency_key is None:
+            return _subtasks.batch_trigger(runtime, task_id, items)
         flow = _batch_trigger_flow(task_id, items, idempotency_key, idempotency_key_ttl)
         return _run(flow)
 
@@ -235,8 +247,41 @@ class TasksApi:
         idempotency_key_ttl: str | timedelta | None = None,
     ) -> BatchHandle:
         """Like ``batch_trigger``, without blocking the event loop."""
+        runtime = current_runtime.get()
+        if runtime is not None and idempotency_key is None:
+            return _subtasks.batch_trigger(runtime, task_id, items)
         flow = _batch_trigger_flow(task_id, items, idempotency_key, idempotency_key_ttl)
         return await _run_async(flow)
+
+    def trigger_and_wait(
+        self, task_id: str, payload: Any = None, **options: Unpack[TriggerOptions]
+    ) -> TaskRunResult:
+        """Run a task as a child of the current task and wait for its result.
+
+        Only inside a task; see ``Task.trigger_and_wait``.
+        """
+        return _subtasks.trigger_and_wait(task_id, payload, dict(options))
+
+    async def trigger_and_wait_async(
+        self, task_id: str, payload: Any = None, **options: Unpack[TriggerOptions]
+    ) -> TaskRunResult:
+        """Like ``trigger_and_wait``, inside an async task."""
+        return await _subtasks.trigger_and_wait_async(task_id, payload, dict(options))
+
+    def batch_trigger_and_wait(
+        self, task_id: str | None, items: Sequence[Any]
+    ) -> list[TaskRunResult]:
+        """Run one child per item and wait for all; results come in item order.
+
+        Only inside a task. Items are those of ``batch_trigger``.
+        """
+        return _subtasks.batch_trigger_and_wait(task_id, items)
+
+    async def batch_trigger_and_wait_async(
+        self, task_id: str | None, items: Sequence[Any]
+    ) -> list[TaskRunResult]:
+        """Like ``batch_trigger_and_wait``, inside an async task."""
+        return await _subtasks.batch_trigger_and_wait_async(task_id, items)
 
     def trigger_and_poll(
         self,

@@ -33,6 +33,7 @@ from runs.engine.lifecycle import (
     resume_queue,
     set_queue_limit,
     start_attempt,
+    suspend_attempt,
 )
 from runs.engine.registry import TaskDefinition, copy_known_tasks, register_tasks
 from runs.engine.spec import TriggerSpec
@@ -76,6 +77,7 @@ __all__ = [
     "resume_queue",
     "set_queue_limit",
     "start_attempt",
+    "suspend_attempt",
     "trigger_run",
     "update_metadata",
 ]

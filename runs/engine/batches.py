@@ -123,7 +123,8 @@ def build_item_runs(batch: Batch, items: list[BatchItem]) -> list[Run]:
         run = build_run(environment, slug, tasks[slug], queues[queue_key], item.spec)
         run.batch = batch
         run.batch_index = item.index
-        run.trigger_function = "batchTrigger"
+        if run.trigger_function == "trigger":
+            run.trigger_function = "batchTrigger"
         if run.idempotency_key:
             existing = claim_idempotency_key(run)
             if existing is not None:

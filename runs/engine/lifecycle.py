@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from runs import publish
 from runs.durations import format_duration
+from runs.engine import waits
 from runs.engine.dispatch import request_dispatch
 from runs.models import (
     FINAL_STATUSES,
@@ -26,6 +27,7 @@ from runs.models import (
     RunLog,
     RunStatus,
     Task,
+    Waitpoint,
 )
 
 logger = logging.getLogger(__name__)
@@ -55,22 +57,32 @@ class LogLine:
 
 
 def start_attempt(run_id: str, worker: str) -> StartedAttempt | None:
-    """Claim a dequeued run for execution; None if another actor got there first."""
+    """Claim a dequeued run for execution; None if another actor got there first.
+
+    A run resuming after a wait continues its attempt as a new segment; any
+    other start is a new attempt.
+    """
     now = timezone.now()
     with transaction.atomic():
         claimed = Run.objects.filter(pk=run_id, status=RunStatus.DEQUEUED).update(
             status=RunStatus.EXECUTING,
-            attempt_count=F("attempt_count") + 1,
             started_at=Coalesce(F("started_at"), Value(now)),
             updated_at=now,
         )
         if claimed != 1:
             return None
 
+        last = Attempt.objects.filter(run_id=run_id).order_by("-pk").first()
+        if last is not None and last.status == AttemptStatus.SUSPENDED:
+            number, segment = last.number, last.segment + 1
+        else:
+            number, segment = (last.number + 1 if last else 1), 0
+            Run.objects.filter(pk=run_id).update(attempt_count=number)
         run = Run.objects.get(pk=run_id)
         attempt = Attempt.objects.create(
             run=run,
-            number=run.attempt_count,
+            number=number,
+            segment=segment,
             status=AttemptStatus.EXECUTING,
             started_at=now,
             heartbeat_at=now,
@@ -78,7 +90,7 @@ def start_attempt(run_id: str, worker: str) -> StartedAttempt | None:
         )
     logger.info(
         "attempt started",
-        extra={"action": "attempt_started", "run_id": run_id, "attempt": attempt.number},
+        extra={"action": "attempt_started", "run_id": run_id, "attempt": number},
     )
     return StartedAttempt(run, attempt)
 
@@ -98,6 +110,8 @@ def complete_attempt(
             finished_at=now,
             updated_at=now,
         )
+        if done:
+            notify_parent(attempt.run)
         request_dispatch(attempt.run.environment_id)
     logger.info(
         "attempt completed",
@@ -130,6 +144,8 @@ def fail_attempt(
         moved = Run.objects.filter(pk=run.pk, status=RunStatus.EXECUTING).update(
             status=status, error=error, updated_at=now, **changes
         )
+        if moved and status != RunStatus.RETRYING:
+            notify_parent(run)
         request_dispatch(run.environment_id)
 
     if moved != 1:
@@ -163,6 +179,29 @@ def finish_attempt(
     )
 
 
+def suspend_attempt(attempt: Attempt, step: int, logs: list[LogLine]) -> str | None:
+    """End an execution segment at an unresolved step; return the run's new status."""
+    now = timezone.now()
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=attempt.run_id)
+        finish_attempt(attempt, AttemptStatus.SUSPENDED, now, None, logs)
+        if run.status != RunStatus.EXECUTING:
+            return None
+        waitpoint = Waitpoint.objects.get(run_id=run.pk, step=step)
+        if waitpoint.resolved_at is not None:
+            # It resolved while the task was still on its way to suspending.
+            status, changes = RunStatus.QUEUED, {"queue_timestamp": now}
+        else:
+            status, changes = RunStatus.WAITING, {}
+        Run.objects.filter(pk=run.pk).update(status=status, updated_at=now, **changes)
+        # Leaving EXECUTING frees a slot, for this run's children among others.
+        request_dispatch(run.environment_id)
+    logger.info(
+        "run suspended", extra={"action": "run_suspended", "run_id": run.pk, "step": step}
+    )
+    return status
+
+
 def task_retry_policy(run: Run) -> dict[str, Any]:
     retry = (
         Task.objects.filter(environment_id=run.environment_id, slug=run.task_identifier)
@@ -194,7 +233,7 @@ def heartbeat(attempt_id: int) -> str | None:
 
 
 def cancel_run(run: Run) -> bool:
-    """Cancel a run that has not finished; a final run is left as it is."""
+    """Cancel a run that has not finished, and its unfinished children."""
     now = timezone.now()
     with transaction.atomic():
         canceled = (
@@ -209,13 +248,22 @@ def cancel_run(run: Run) -> bool:
             )
         )
         if canceled:
-            Attempt.objects.filter(run=run, status=AttemptStatus.EXECUTING).update(
-                status=AttemptStatus.CANCELED, finished_at=now
-            )
+            Attempt.objects.filter(
+                run=run, status__in=[AttemptStatus.EXECUTING, AttemptStatus.SUSPENDED]
+            ).update(status=AttemptStatus.CANCELED, finished_at=now)
+            notify_parent(run)
+            for child in Run.objects.filter(pk__in=waits.cancel_children(run.pk)):
+                cancel_run(child)
             request_dispatch(run.environment_id)
     if canceled:
         logger.info("run canceled", extra={"action": "run_canceled", "run_id": run.pk})
     return bool(canceled)
+
+
+def notify_parent(run: Run) -> None:
+    """Resolve the waits of a parent on a run that just became final."""
+    if run.parent_run_id is not None:
+        waits.child_finished(Run.objects.get(pk=run.pk))
 
 
 def reschedule_run(run: Run, delay_until: datetime) -> bool:
@@ -272,16 +320,20 @@ def expire_runs(now: datetime | None = None) -> int:
     ).values_list("pk", "ttl_seconds")[:SWEEP_BATCH_SIZE]
     for run_id, ttl in candidates:
         error = {"message": f"Run expired because the TTL ({format_duration(ttl)}) was reached"}
-        expired += Run.objects.filter(
-            pk=run_id, status__in=[RunStatus.QUEUED, RunStatus.PENDING_VERSION]
-        ).update(
-            status=RunStatus.EXPIRED,
-            error=error,
-            expired_at=now,
-            finished_at=now,
-            updated_at=now,
-            ttl_expires_at=None,
-        )
+        with transaction.atomic():
+            changed = Run.objects.filter(
+                pk=run_id, status__in=[RunStatus.QUEUED, RunStatus.PENDING_VERSION]
+            ).update(
+                status=RunStatus.EXPIRED,
+                error=error,
+                expired_at=now,
+                finished_at=now,
+                updated_at=now,
+                ttl_expires_at=None,
+            )
+            if changed:
+                waits.finish_runs([run_id])
+        expired += changed
     return expired
 
 

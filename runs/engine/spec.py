@@ -29,3 +29,8 @@ class TriggerSpec:
     priority_seconds: int = 0
     is_test: bool = False
     extra_options: dict[str, Any] = field(default_factory=dict)
+    # Set for runs triggered from inside another run.
+    parent_run_id: str | None = None
+    root_run_id: str | None = None
+    depth: int = 0
+    trigger_function: str = "trigger"

@@ -90,6 +90,10 @@ def build_run(
         max_duration_seconds=spec.max_duration_seconds
         or (task.max_duration_seconds if task else None),
         is_test=spec.is_test,
+        parent_run_id=spec.parent_run_id,
+        root_run_id=spec.root_run_id,
+        depth=spec.depth,
+        trigger_function=spec.trigger_function,
         created_at=now,
         updated_at=now,
     )

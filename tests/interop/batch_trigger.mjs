@@ -3,9 +3,14 @@
 import { batch, configure, runs, tasks } from "@trigger.dev/sdk";
 import { report, sleep } from "./common.mjs";
 
-configure({ baseURL: process.env.TRIGGER_API_URL, secretKey: process.env.TRIGGER_SECRET_KEY });
+configure({
+  baseURL: process.env.TRIGGER_API_URL,
+  secretKey: process.env.TRIGGER_SECRET_KEY,
+});
 
-const items = Array.from({ length: 20 }, (_, i) => ({ payload: { numbers: [i, 100] } }));
+const items = Array.from({ length: 20 }, (_, i) => ({
+  payload: { numbers: [i, 100] },
+}));
 const result = await tasks.batchTrigger("add-numbers", items);
 
 let listed = await batch.retrieve(result.batchId);

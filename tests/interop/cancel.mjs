@@ -2,7 +2,10 @@
 import { configure, runs, tasks } from "@trigger.dev/sdk";
 import { report } from "./common.mjs";
 
-configure({ baseURL: process.env.TRIGGER_API_URL, secretKey: process.env.TRIGGER_SECRET_KEY });
+configure({
+  baseURL: process.env.TRIGGER_API_URL,
+  secretKey: process.env.TRIGGER_SECRET_KEY,
+});
 
 const delayed = await tasks.trigger("hello-world", { name: "Never" }, { delay: "1h" });
 const canceledDelayed = await runs.cancel(delayed.id);

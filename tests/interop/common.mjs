@@ -1,4 +1,4 @@
-// Helpers shared by the scenario scripts: read inputs, capture errors, print the result.
+// Helpers shared by the scenario scripts: read inputs, capture errors, print results.
 
 export function input(name) {
   const raw = process.env[name];

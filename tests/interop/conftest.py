@@ -9,7 +9,7 @@ from tests.interop.node import NodeSDK, NodeUnavailableError, install_packages
 
 @pytest.fixture(scope="session")
 def node_packages() -> None:
-    """Install the pinned @trigger.dev/sdk once per session; fail (never skip) without npm."""
+    """Install the pinned SDK once per session; fail, never skip, without npm."""
     problem = None
     try:
         install_packages()

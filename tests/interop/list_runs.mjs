@@ -2,7 +2,10 @@
 import { configure, runs, tasks } from "@trigger.dev/sdk";
 import { report } from "./common.mjs";
 
-configure({ baseURL: process.env.TRIGGER_API_URL, secretKey: process.env.TRIGGER_SECRET_KEY });
+configure({
+  baseURL: process.env.TRIGGER_API_URL,
+  secretKey: process.env.TRIGGER_SECRET_KEY,
+});
 
 const tag = "listed";
 const since = new Date();
@@ -11,11 +14,16 @@ for (let i = 0; i < 5; i++) {
   delayed.push((await tasks.trigger("noop", { i }, { tags: [tag], delay: "1h" })).id);
 }
 const untagged = await tasks.trigger("noop", { i: 5 }, { delay: "1h" });
-const completed = await tasks.trigger("hello-world", { name: "Listed" }, { tags: [tag, "done"] });
+const completed = await tasks.trigger(
+  "hello-world",
+  { name: "Listed" },
+  { tags: [tag, "done"] },
+);
 await runs.poll(completed, { pollIntervalMs: 200 });
 
 const filtered = [];
-for await (const run of runs.list({ status: "DELAYED", taskIdentifier: "noop", tag, limit: 2 })) {
+const filters = { status: "DELAYED", taskIdentifier: "noop", tag, limit: 2 };
+for await (const run of runs.list(filters)) {
   filtered.push(run.id);
 }
 

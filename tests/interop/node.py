@@ -1,4 +1,4 @@
-"""Running the interop scripts: install the pinned SDK, run one script, read its JSON."""
+"""Running the interop scripts: install the pinned SDK, run a script, read its JSON."""
 
 from __future__ import annotations
 

@@ -2,9 +2,16 @@
 import { configure, runs, tasks } from "@trigger.dev/sdk";
 import { report } from "./common.mjs";
 
-configure({ baseURL: process.env.TRIGGER_API_URL, secretKey: process.env.TRIGGER_SECRET_KEY });
+configure({
+  baseURL: process.env.TRIGGER_API_URL,
+  secretKey: process.env.TRIGGER_SECRET_KEY,
+});
 
-const original = await tasks.trigger("hello-world", { name: "Again" }, { tags: ["replayed"] });
+const original = await tasks.trigger(
+  "hello-world",
+  { name: "Again" },
+  { tags: ["replayed"] },
+);
 await runs.poll(original, { pollIntervalMs: 200 });
 const replayed = await runs.replay(original.id);
 

@@ -2,6 +2,9 @@
 import { configure, runs } from "@trigger.dev/sdk";
 import { outcome, report } from "./common.mjs";
 
-configure({ baseURL: process.env.TRIGGER_API_URL, secretKey: process.env.TRIGGER_SECRET_KEY });
+configure({
+  baseURL: process.env.TRIGGER_API_URL,
+  secretKey: process.env.TRIGGER_SECRET_KEY,
+});
 
 report(await outcome(() => runs.retrieve(process.env.RUN_ID)));

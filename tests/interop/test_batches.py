@@ -17,7 +17,9 @@ def test_a_batch_of_twenty_items_lists_its_runs_and_they_all_complete(node_sdk):
     assert listed["runCount"] == 20
     assert len(set(listed["runs"])) == 20
     assert [run["status"] for run in finished] == ["COMPLETED"] * 20
-    assert [run["payload"] for run in finished] == [{"numbers": [i, 100]} for i in range(20)]
+    assert [run["payload"] for run in finished] == [
+        {"numbers": [i, 100]} for i in range(20)
+    ]
     assert [run["output"] for run in finished] == [{"sum": i + 100} for i in range(20)]
     assert {run["batchId"] for run in finished} == {result["batchId"]}
     assert {run["triggerFunction"] for run in finished} == {"batchTrigger"}

@@ -2,7 +2,10 @@
 import { configure, runs, tasks } from "@trigger.dev/sdk";
 import { input, report } from "./common.mjs";
 
-configure({ baseURL: process.env.TRIGGER_API_URL, secretKey: process.env.TRIGGER_SECRET_KEY });
+configure({
+  baseURL: process.env.TRIGGER_API_URL,
+  secretKey: process.env.TRIGGER_SECRET_KEY,
+});
 
 const handle = await tasks.trigger(process.env.TASK, input("PAYLOAD"));
 const polled = await runs.poll(handle, { pollIntervalMs: 200 });

@@ -2,7 +2,10 @@
 import { configure, idempotencyKeys, runs, tasks } from "@trigger.dev/sdk";
 import { report } from "./common.mjs";
 
-configure({ baseURL: process.env.TRIGGER_API_URL, secretKey: process.env.TRIGGER_SECRET_KEY });
+configure({
+  baseURL: process.env.TRIGGER_API_URL,
+  secretKey: process.env.TRIGGER_SECRET_KEY,
+});
 
 const key = await idempotencyKeys.create(process.env.KEY);
 const triggeredAt = new Date();
@@ -19,7 +22,11 @@ const full = await tasks.trigger("hello-world", { name: "Options" }, {
   priority: 10,
   machine: "small-2x",
 });
-const solo = await tasks.trigger("hello-world", { name: "Solo" }, { tags: "solo", delay: "1h" });
+const solo = await tasks.trigger(
+  "hello-world",
+  { name: "Solo" },
+  { tags: "solo", delay: "1h" },
+);
 const once = await tasks.trigger("always-fails", {}, { maxAttempts: 1 });
 
 const inQueue = await runs.list({ queue: { type: "custom", name: "paid-users" } });

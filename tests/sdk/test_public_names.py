@@ -6,11 +6,12 @@ def test_the_public_names_are_pinned():
         [
             "AbortTaskRunError", "ApiConnectionError", "ApiError", "AuthenticationError",
             "BadRequestError", "Batch", "BatchHandle", "BatchNotSealedError",
-            "ConfigurationError", "ConflictError", "InternalServerError", "NotFoundError", "OutsideTaskError",
+            "ConcurrentWaitError", "ConfigurationError", "ConflictError", "InternalServerError", "NotFoundError", "OutsideTaskError",
             "PermissionDeniedError", "PollTimeoutError", "Queue", "RateLimitError", "Retry",
-            "Run", "RunError", "RunStatus", "Task", "TaskContext", "TriggerResult",
+            "Run", "RunError", "RunStatus", "Task", "TaskContext", "TaskRunFailedError",
+            "TaskRunResult", "TriggerResult",
             "TriggerkitError", "UnprocessableEntityError", "batch", "configure",
-            "idempotency_keys", "metadata", "runs", "tags", "task", "tasks",
+            "idempotency_keys", "metadata", "runs", "tags", "task", "tasks", "wait",
         ]
     )
     for name in triggerkit.__all__:

@@ -22,7 +22,13 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connections, transaction
 
-from apikeys.models import Environment, EnvironmentKind, Project, create_api_key, create_project
+from apikeys.models import (
+    Environment,
+    EnvironmentKind,
+    Project,
+    create_api_key,
+    create_project,
+)
 from config import embedded
 from runs import launcher
 from runs.engine import copy_known_tasks
@@ -37,7 +43,11 @@ DEMO_PROJECT_SLUG = "demo"
 ADMIN_USERNAME = "admin"
 QUICKSTART_KEY_NAME = "quickstart"
 START_ERRORS = (
-    launcher.LauncherError, DatabaseError, OSError, RuntimeError, subprocess.SubprocessError
+    launcher.LauncherError,
+    DatabaseError,
+    OSError,
+    RuntimeError,
+    subprocess.SubprocessError,
 )
 
 
@@ -57,18 +67,23 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--port", type=int, default=DEFAULT_PORT,
+            "--port",
+            type=int,
+            default=DEFAULT_PORT,
             help=f"web server port on 127.0.0.1 (default {DEFAULT_PORT})",
         )
         parser.add_argument(
-            "--concurrency", type=int, default=DEFAULT_CONCURRENCY,
+            "--concurrency",
+            type=int,
+            default=DEFAULT_CONCURRENCY,
             help=f"runs the worker executes at once (default {DEFAULT_CONCURRENCY})",
         )
 
     def handle(self, *args, port: int, concurrency: int, **options) -> None:
         if not 0 < port < 65536 or concurrency < 1:
             raise CommandError(
-                "--port must be 1-65535 and --concurrency at least 1", returncode=EXIT_USAGE
+                "--port must be 1-65535 and --concurrency at least 1",
+                returncode=EXIT_USAGE,
             )
         if not launcher.port_is_free("127.0.0.1", port):
             raise CommandError(
@@ -96,7 +111,8 @@ class Command(BaseCommand):
         self.welcomed = False
         try:
             if servers:
-                self.say(f"Starting embedded {' and '.join(servers)} in {embedded.VAR_DIR}…")
+                names = " and ".join(servers)
+                self.say(f"Starting embedded {names} in {embedded.VAR_DIR}…")
                 embedded.start(servers)
             prepare_database()
             first_start = provision_first_start()
@@ -105,8 +121,7 @@ class Command(BaseCommand):
             self.supervise(port, concurrency, text)
         finally:
             if first_start is not None and not self.welcomed:
-                # Startup failed after the secrets were made: show them anyway.
-                self.say(secrets_block(port, first_start))
+                self.say(unshown_secrets(first_start))
             connections.close_all()
             embedded.stop(servers)
 
@@ -117,7 +132,8 @@ class Command(BaseCommand):
             child_environment(port),
             Path(settings.BASE_DIR),
         )
-        supervisor.run(f"http://127.0.0.1:{port}/healthz", lambda: self.welcome(welcome_text))
+        health_url = f"http://127.0.0.1:{port}/healthz"
+        supervisor.run(health_url, lambda: self.welcome(welcome_text))
 
     def welcome(self, text: str) -> None:
         self.say(text)
@@ -141,7 +157,7 @@ def prepare_database() -> None:
 
 
 def provision_first_start() -> FirstStart | None:
-    """On an empty database, create the demo project, its admin and a development key."""
+    """On an empty database, create the demo project, its admin and a dev key."""
     user_model = get_user_model()
     if Project.objects.exists() or user_model.objects.exists():
         return None
@@ -154,7 +170,9 @@ def provision_first_start() -> FirstStart | None:
             copy_known_tasks(environment)
         admin = user_model.objects.create_superuser(ADMIN_USERNAME, "", password)
         project.members.add(admin)
-        development = next(e for e in environments if e.kind == EnvironmentKind.DEVELOPMENT)
+        development = next(
+            env for env in environments if env.kind == EnvironmentKind.DEVELOPMENT
+        )
         _, secret_key = create_api_key(development, name=QUICKSTART_KEY_NAME)
     return FirstStart(password, secret_key)
 
@@ -167,55 +185,77 @@ def child_environment(port: int) -> dict[str, str]:
     return env
 
 
+FIRST_START_TEXT = """
+Triggerkit is running.
+
+  Dashboard  {url}/
+  Login      {username} / {password}
+
+  Point your backend or the Trigger.dev SDK at it:
+    export TRIGGER_SECRET_KEY={secret_key}
+    export TRIGGER_API_URL={url}
+
+  Try it:
+    curl -X POST $TRIGGER_API_URL/api/v1/tasks/hello-world/trigger \\
+      -H "Authorization: Bearer $TRIGGER_SECRET_KEY" \\
+      -H 'Content-Type: application/json' -d '{{"payload": {{"name": "Ada"}}}}'
+
+  The password and the key are shown only this once. To get new ones:
+{recovery}
+
+Press Ctrl-C to stop.
+"""
+
+LATER_START_TEXT = """
+Triggerkit is running.
+
+  Dashboard  {url}/
+  API        export TRIGGER_API_URL={url}
+
+  The admin password and the secret key were shown at first start; they are
+  stored hashed and cannot be shown again. To get new ones:
+{recovery}
+
+Press Ctrl-C to stop.
+"""
+
+UNSHOWN_SECRETS_TEXT = """
+Startup failed after creating the first login and key; note them now:
+  Login  {username} / {password}
+  export TRIGGER_SECRET_KEY={secret_key}
+"""
+
+
 def welcome(port: int, first_start: FirstStart | None) -> str:
     """The block printed once the web server answers."""
     url = f"http://localhost:{port}"
-    lines = [
-        "",
-        "Triggerkit is running.",
-        "",
-        f"  Dashboard  {url}/",
-    ]
-    if first_start is not None:
-        lines.append(secrets_block(port, first_start))
-    else:
-        lines += later_start_hints(url)
-    lines += ["", "Press Ctrl-C to stop.", ""]
-    return "\n".join(lines)
+    if first_start is None:
+        return LATER_START_TEXT.format(url=url, recovery=recovery_hints())
+    return FIRST_START_TEXT.format(
+        url=url,
+        username=ADMIN_USERNAME,
+        password=first_start.password,
+        secret_key=first_start.secret_key,
+        recovery=recovery_hints(),
+    )
 
 
-def secrets_block(port: int, first_start: FirstStart) -> str:
-    manage = manage_command()
-    return "\n".join([
-        f"  Login      {ADMIN_USERNAME} / {first_start.password}",
-        "",
-        "  Point your backend or the Trigger.dev SDK at it (this key is shown only once):",
-        f"    export TRIGGER_SECRET_KEY={first_start.secret_key}",
-        f"    export TRIGGER_API_URL=http://localhost:{port}",
-        "",
-        "  Try it:",
-        "    curl -X POST $TRIGGER_API_URL/api/v1/tasks/hello-world/trigger \\",
-        '      -H "Authorization: Bearer $TRIGGER_SECRET_KEY" \\',
-        "      -H 'Content-Type: application/json' -d '{\"payload\": {\"name\": \"Ada\"}}'",
-        "",
-        f"  Lost them? New key: {manage} create_key {DEMO_PROJECT_SLUG} dev",
-        f"             New password: {manage} changepassword {ADMIN_USERNAME}",
-    ])
+def unshown_secrets(first_start: FirstStart) -> str:
+    return UNSHOWN_SECRETS_TEXT.format(
+        username=ADMIN_USERNAME,
+        password=first_start.password,
+        secret_key=first_start.secret_key,
+    )
 
 
-def later_start_hints(url: str) -> list[str]:
+def recovery_hints() -> str:
     manage = manage_command()
     has_demo = Project.objects.filter(slug=DEMO_PROJECT_SLUG).exists()
     slug = DEMO_PROJECT_SLUG if has_demo else "<project-slug>"
-    return [
-        "",
-        "  The admin password and secret keys were shown at first start; they are",
-        "  stored hashed and cannot be shown again.",
-        f"    New development key:  {manage} create_key {slug} dev",
-        f"    New admin password:   {manage} changepassword {ADMIN_USERNAME}",
-        "",
-        f"    export TRIGGER_API_URL={url}",
-    ]
+    return (
+        f"    new key       {manage} create_key {slug} dev\n"
+        f"    new password  {manage} changepassword {ADMIN_USERNAME}"
+    )
 
 
 def manage_command() -> str:
