@@ -21,7 +21,7 @@ from runs.models import Environment, Run, RunStatus, Waitpoint, WaitpointKind
 
 logger = logging.getLogger(__name__)
 
-SWEEP_INTERVAL_SECONDS = 10
+SWEEP_INTERVAL_SECONDS = 5
 
 
 def tick() -> None:
