@@ -28,6 +28,18 @@ def new_id(prefix: str, at_ms: int | None = None) -> str:
     return f"{prefix}_{body}"
 
 
+SCHEDULE_ALPHABET = "123456789abcdefghijkmnopqrstuvwxyz"
+SCHEDULE_ID_CHARS = 21
+
+
+def new_schedule_id() -> str:
+    return "sched_" + "".join(secrets.choice(SCHEDULE_ALPHABET) for _ in range(SCHEDULE_ID_CHARS))
+
+
+def new_bulk_action_id() -> str:
+    return new_id("bulk")
+
+
 def new_run_id() -> str:
     return new_id("run")
 

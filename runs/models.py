@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apikeys.models import Environment
-from runs.ids import new_batch_id, new_run_id
+from runs.ids import new_batch_id, new_bulk_action_id, new_run_id, new_schedule_id
 
 
 class RunStatus(models.TextChoices):
@@ -131,6 +131,80 @@ class Batch(models.Model):
         return self.id
 
 
+class ScheduleType(models.TextChoices):
+    DECLARATIVE = "DECLARATIVE"  # declared in code with @schedules.task; workers sync it
+    IMPERATIVE = "IMPERATIVE"  # created through the API, the SDK or the dashboard
+
+
+class Schedule(models.Model):
+    id = models.CharField(primary_key=True, max_length=40, default=new_schedule_id)
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE)
+    task_identifier = models.CharField(max_length=128)
+    type = models.CharField(max_length=16, choices=ScheduleType.choices)
+    cron = models.CharField(max_length=100)
+    timezone = models.CharField(max_length=64, default="UTC")
+    active = models.BooleanField(default=True)
+    deduplication_key = models.CharField(max_length=200, null=True, blank=True)
+    external_id = models.CharField(max_length=200, null=True, blank=True)
+    # The next tick beat will fire; null while inactive.
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["environment", "deduplication_key"],
+                condition=Q(deduplication_key__isnull=False),
+                name="schedule_dedup_key_per_env",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["next_run_at"], condition=Q(active=True), name="schedule_due"),
+            models.Index(fields=["environment", "-created_at"], name="schedule_env_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.cron})"
+
+
+class BulkActionKind(models.TextChoices):
+    CANCEL = "CANCEL"
+    REPLAY = "REPLAY"
+
+
+class BulkActionStatus(models.TextChoices):
+    PENDING = "PENDING"  # created, not started
+    RUNNING = "RUNNING"  # working through its runs
+    COMPLETED = "COMPLETED"  # every run was processed
+    FAILED = "FAILED"  # stopped by an error
+
+
+class BulkAction(models.Model):
+    """Cancel or replay many runs in the background, with progress."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=new_bulk_action_id)
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE)
+    kind = models.CharField(max_length=8, choices=BulkActionKind.choices)
+    status = models.CharField(max_length=10, choices=BulkActionStatus.choices)
+    # Either explicit run ids or the runs-list filters (as query parameters).
+    run_ids = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    filters = models.JSONField(default=dict, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.id
+
+
 class Run(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=new_run_id)
     environment = models.ForeignKey(Environment, on_delete=models.CASCADE)
@@ -181,6 +255,10 @@ class Run(models.Model):
     replayed_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays"
     )
+    schedule = models.ForeignKey(Schedule, null=True, blank=True, on_delete=models.SET_NULL)
+    bulk_action = models.ForeignKey(
+        BulkAction, null=True, blank=True, on_delete=models.SET_NULL
+    )
     depth = models.PositiveIntegerField(default=0)
     trigger_function = models.CharField(max_length=32, default="trigger")
     trigger_source = models.CharField(max_length=16, default="api")
@@ -207,6 +285,8 @@ class Run(models.Model):
             ),
             models.Index(fields=["batch", "batch_index"], name="run_batch"),
             models.Index(fields=["parent_run"], name="run_parent"),
+            models.Index(fields=["schedule", "-id"], name="run_schedule"),
+            models.Index(fields=["bulk_action"], name="run_bulk_action"),
             GinIndex(fields=["tags"], name="run_tags"),
             # The dispatcher walks lanes (queue, key) and takes each lane's oldest.
             models.Index(
@@ -333,6 +413,22 @@ class Waitpoint(models.Model):
                 condition=Q(resolved_at__isnull=True, kind="DURATION"),
                 name="waitpoint_due",
             ),
+        ]
+
+
+class ScheduleFire(models.Model):
+    """One fired tick; the unique constraint means a tick fires at most once."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="fires")
+    scheduled_for = models.DateTimeField()
+    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["schedule", "scheduled_for"], name="one_fire_per_tick"
+            )
         ]
 
 
