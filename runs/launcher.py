@@ -313,6 +313,27 @@ def interrupt_on_stop_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+@contextmanager
+def deferred_stop_signals() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back until the block ends, then interrupt.
+
+    For steps that leave a mess when cut short, like initialising a database.
+    """
+    received: list[int] = []
+
+    def remember(signum: int, frame: object) -> None:
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, remember) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise KeyboardInterrupt
+
+
 def describe_exit(returncode: int) -> str:
     if returncode < 0:
         return f"killed by {signal.Signals(-returncode).name}"

@@ -7,6 +7,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.timezone import now as django_now
 
 from apikeys.models import Environment
 from runs.ids import new_batch_id, new_bulk_action_id, new_run_id, new_schedule_id
@@ -149,8 +150,8 @@ class Schedule(models.Model):
     # The next tick beat will fire; null while inactive.
     next_run_at = models.DateTimeField(null=True, blank=True)
     last_run_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=django_now)
+    updated_at = models.DateTimeField(default=django_now)
 
     class Meta:
         constraints = [

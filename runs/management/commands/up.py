@@ -113,7 +113,8 @@ class Command(BaseCommand):
             if servers:
                 names = " and ".join(servers)
                 self.say(f"Starting embedded {names} in {embedded.VAR_DIR}…")
-                embedded.start(servers)
+                with launcher.deferred_stop_signals():
+                    embedded.start(servers)
             prepare_database()
             first_start = provision_first_start()
             text = welcome(port, first_start)
