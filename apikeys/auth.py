@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from apikeys.models import ApiKey, Environment, hash_key
+from apikeys.models import ApiKey, hash_key
 
 KEY_PATTERN = re.compile(r"^tr_(dev|stg|prod|preview)_(sk_)?[0-9A-Za-z]{24}$")
 # last_used_at is a hint for humans: refresh it at most this often per key.
@@ -28,8 +28,8 @@ def parse_bearer(header: str | None) -> str:
     return token
 
 
-def authenticate_key(raw_key: str) -> Environment:
-    """Return the environment of an active key, or raise AuthenticationFailed."""
+def authenticate_key(raw_key: str) -> ApiKey:
+    """Return an active key (with its environment), or raise AuthenticationFailed."""
     digest = hash_key(raw_key)
     key = (
         ApiKey.objects.active()
@@ -43,4 +43,4 @@ def authenticate_key(raw_key: str) -> Environment:
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-    return key.environment
+    return key

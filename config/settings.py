@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "apikeys.middleware.RateLimitHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -113,8 +114,24 @@ WHITENOISE_USE_FINDERS = True
 # Request bodies: the trigger payload limit is enforced by the API itself.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_BYTES", 16 * 1024 * 1024)
 
-# Celery: the broker only carries "look at run X now"; the database holds state.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or embedded.broker_url()
+
+# The cache counts API requests per key for rate limiting: Redis when the
+# broker is Redis (or CACHE_URL says so), else each process counts on its own.
+CACHE_URL = env_str("CACHE_URL") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "redis+socket://")) else ""
+)
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+         "LOCATION": CACHE_URL.replace("redis+socket://", "unix://")}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+TRIGGERKIT_API_RATE_LIMIT_PER_MINUTE = env_int("TRIGGERKIT_API_RATE_LIMIT_PER_MINUTE", 6000)
+
+# Celery: the broker only carries "look at run X now"; the database holds state.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -146,3 +163,15 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# Production hardening; `PRODUCTION=true manage.py check --deploy` is clean.
+if env_bool("PRODUCTION", False):
+    DEBUG = False
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    X_FRAME_OPTIONS = "DENY"

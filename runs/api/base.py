@@ -11,6 +11,7 @@ from typing import Any
 import jwt
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, JsonResponse
 from ninja import NinjaAPI
@@ -18,12 +19,14 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from apikeys.auth import AuthenticationFailed, authenticate_key, parse_bearer
 from apikeys.models import Environment
+from apikeys.ratelimit import RateState, count_request
 from runs.engine import EngineError
 from runs.models import RequestIdempotency
 
 logger = logging.getLogger(__name__)
 
 PUBLIC_TOKEN_SECONDS = 3600
+DATABASE_RETRY_AFTER_SECONDS = 5
 TOKEN_ISSUER = "https://id.trigger.dev"
 TOKEN_AUDIENCE = "https://api.trigger.dev"
 
@@ -36,7 +39,19 @@ class SecretKeyAuth:
 
     def __call__(self, request: HttpRequest) -> Environment:
         token = parse_bearer(request.headers.get("Authorization"))
-        return authenticate_key(token)
+        key = authenticate_key(token)
+        request.rate_limit = count_request(key.pk)
+        if request.rate_limit is not None and request.rate_limit.exceeded:
+            raise RateLimited(request.rate_limit)
+        return key.environment
+
+
+class RateLimited(Exception):
+    """The key used up its requests for this window."""
+
+    def __init__(self, state: RateState) -> None:
+        super().__init__("Rate limit exceeded")
+        self.state = state
 
 
 api = NinjaAPI(
@@ -71,6 +86,28 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 @api.exception_handler(AuthenticationFailed)
 def on_authentication_failed(request: HttpRequest, exc: AuthenticationFailed) -> JsonResponse:
     return error_response(str(exc), 401)
+
+
+@api.exception_handler(RateLimited)
+def on_rate_limited(request: HttpRequest, exc: RateLimited) -> JsonResponse:
+    retry_after = max(1, int(exc.state.reset_ms / 1000 - time.time()))
+    return error_response(
+        "Rate limit exceeded", 429, {**exc.state.headers(), "Retry-After": str(retry_after)}
+    )
+
+
+@api.exception_handler(DatabaseError)
+def on_database_error(request: HttpRequest, exc: DatabaseError) -> JsonResponse:
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        raise exc
+    logger.warning("database unavailable", extra={"action": "database_unavailable"})
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS), "x-should-retry": "true"}
+    return error_response("Service unavailable: the database cannot be reached", 503, headers)
+
+
+@api.exception_handler(RecursionError)
+def on_too_deep(request: HttpRequest, exc: RecursionError) -> JsonResponse:
+    return error_response("JSON is nested too deeply", 400)
 
 
 @api.exception_handler(AuthenticationError)
