@@ -124,7 +124,8 @@ CACHE_URL = env_str("CACHE_URL") or (
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-         "LOCATION": CACHE_URL.replace("redis+socket://", "unix://")}
+         "LOCATION": CACHE_URL.replace("redis+socket://", "unix://"),
+         "KEY_PREFIX": env_str("CELERY_BROKER_KEY_PREFIX")}
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -138,6 +139,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+if env_str("CELERY_BROKER_KEY_PREFIX"):
+    # Lets several deployments (or test sessions) share one Redis.
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = env_str("CELERY_BROKER_KEY_PREFIX")
 CELERY_TASK_DEFAULT_QUEUE = "triggerkit"
 CELERY_BEAT_SCHEDULER = "runs.beat:TriggerkitScheduler"
 CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.VAR_DIR / "celerybeat-schedule")

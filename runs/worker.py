@@ -11,6 +11,7 @@ import signal
 import socket
 import threading
 import traceback
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -18,13 +19,14 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
 
+from apikeys.models import Environment
 from runs import engine, packets
 from runs.capture import capture_logs
 from runs.models import AttemptStatus, Run, RunStatus
 from triggerkit import api as sdk_api
 from runs.api.options import build_spec
 from runs.api.schemas import TriggerOptions
-from runs.engine import waits
+from runs.engine import schedules, waits
 from runs.engine.waits import NonDeterministicError
 from runs.models import Waitpoint, WaitpointKind
 from triggerkit import _runtime
@@ -35,6 +37,7 @@ from triggerkit._runtime import (
     current_runtime,
 )
 from triggerkit._tasks import AbortTaskRunError, Task, TaskContext, registry
+from triggerkit.schedules import ScheduledTask
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +57,21 @@ def load_task_modules() -> dict[str, Task[Any, Any]]:
 def register_loaded_tasks() -> int:
     tasks = load_task_modules()
     engine.register_tasks([definition_of(task) for task in tasks.values()])
+    register_schedules(tasks.values())
     logger.info("registered %d tasks", len(tasks), extra={"action": "tasks_registered"})
     return len(tasks)
+
+
+def register_schedules(
+    tasks: Iterable[Task[Any, Any]], environments: list[Environment] | None = None
+) -> None:
+    """Mark the scheduled tasks and sync their declarative schedules."""
+    declared = [
+        schedules.DeclaredSchedule(task.id, task.cron, task.timezone, task.environments)
+        for task in tasks
+        if isinstance(task, ScheduledTask)
+    ]
+    schedules.register_declared_schedules(declared, environments)
 
 
 def definition_of(task: Task[Any, Any]) -> engine.TaskDefinition:
@@ -66,7 +82,7 @@ def definition_of(task: Task[Any, Any]) -> engine.TaskDefinition:
         retry=task.retry.as_dict(),
         max_duration_seconds=task.max_duration,
         ttl_seconds=task.ttl,
-        file_path=inspect.getsourcefile(task.func) or "",
+        file_path=inspect.getsourcefile(inspect.unwrap(task.func)) or "",
         export_name=task.func.__qualname__,
     )
 
@@ -99,7 +115,7 @@ def execute(run_id: str) -> None:
             engine.fail_attempt(attempt, error_of(exc), logs, retryable=False)
             return
         except SoftTimeLimitExceeded:
-            if not heartbeat.canceled:
+            if not heartbeat.interrupted:
                 engine.fail_attempt(
                     attempt,
                     timeout_error(run),
@@ -265,13 +281,14 @@ def error_of(exc: BaseException) -> dict[str, Any]:
 class Heartbeat:
     """Renews the attempt's lease from a side thread while the task runs.
 
-    It also notices when the run was cancelled and interrupts the task the way
-    Celery's soft time limit does (SIGUSR1 in a prefork pool process).
+    It also notices when the attempt must stop (its run was cancelled, or the
+    lease sweep gave up on it) and interrupts the task the way Celery's soft
+    time limit does (SIGUSR1 in a prefork pool process).
     """
 
     def __init__(self, attempt_id: int) -> None:
         self.attempt_id = attempt_id
-        self.canceled = False
+        self.interrupted = False
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self.beat, daemon=True)
 
@@ -288,18 +305,18 @@ class Heartbeat:
         try:
             while not self.stopped.wait(interval):
                 try:
-                    status = engine.heartbeat(self.attempt_id)
+                    keep_going = engine.heartbeat(self.attempt_id)
                 except Exception:  # noqa: BLE001 - a missed beat is retried next time
                     logger.exception("heartbeat failed", extra={"action": "heartbeat_failed"})
                     continue
-                if status == RunStatus.CANCELED and not self.stopped.is_set():
+                if not keep_going and not self.stopped.is_set():
                     self.interrupt()
                     return
         finally:
             connection.close()
 
     def interrupt(self) -> None:
-        self.canceled = True
+        self.interrupted = True
         handler = signal.getsignal(signal.SIGUSR1)
         if callable(handler):
             os.kill(os.getpid(), signal.SIGUSR1)

@@ -68,9 +68,13 @@ def live_db(django_db_setup, django_db_blocker):
 
 @pytest.fixture(scope="session")
 def broker_url() -> str:
+    """The test broker; this session's keys carry its own prefix, cleared here."""
     url = settings.CELERY_BROKER_URL
-    if url.startswith("redis://"):
-        redis.Redis.from_url(url).flushdb()
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix")
+    if url.startswith("redis://") and prefix:
+        client = redis.Redis.from_url(url)
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
     return url
 
 

@@ -101,7 +101,8 @@ def complete_attempt(
     """Record a successful attempt; False if the run was no longer executing."""
     now = timezone.now()
     with transaction.atomic():
-        finish_attempt(attempt, AttemptStatus.COMPLETED, now, None, logs)
+        if not finish_attempt(attempt, AttemptStatus.COMPLETED, now, None, logs):
+            return False
         done = Run.objects.filter(pk=attempt.run_id, status=RunStatus.EXECUTING).update(
             status=RunStatus.COMPLETED,
             output=output,
@@ -133,7 +134,8 @@ def fail_attempt(
     now = timezone.now()
     run = attempt.run
     with transaction.atomic():
-        finish_attempt(attempt, attempt_status, now, error, logs)
+        if not finish_attempt(attempt, attempt_status, now, error, logs):
+            return None
         if retryable and attempt.number < run.max_attempts:
             status = RunStatus.RETRYING
             delay = retry_delay(task_retry_policy(run), attempt.number)
@@ -165,8 +167,16 @@ def finish_attempt(
     now: datetime,
     error: dict[str, Any] | None,
     logs: list[LogLine],
-) -> None:
-    Attempt.objects.filter(pk=attempt.pk).update(status=status, finished_at=now, error=error)
+) -> bool:
+    """End an executing attempt; False if it had already been ended elsewhere.
+
+    An attempt is ended elsewhere when it was cancelled, or crashed by the
+    lease sweep while its worker was merely slow: such a worker must not
+    touch the run any more, which may already be running its next attempt.
+    """
+    ended = Attempt.objects.filter(pk=attempt.pk, status=AttemptStatus.EXECUTING).update(
+        status=status, finished_at=now, error=error
+    )
     RunLog.objects.bulk_create(
         RunLog(
             run_id=attempt.run_id,
@@ -177,6 +187,7 @@ def finish_attempt(
         )
         for line in logs
     )
+    return ended == 1
 
 
 def suspend_attempt(attempt: Attempt, step: int, logs: list[LogLine]) -> str | None:
@@ -184,8 +195,8 @@ def suspend_attempt(attempt: Attempt, step: int, logs: list[LogLine]) -> str | N
     now = timezone.now()
     with transaction.atomic():
         run = Run.objects.select_for_update().get(pk=attempt.run_id)
-        finish_attempt(attempt, AttemptStatus.SUSPENDED, now, None, logs)
-        if run.status != RunStatus.EXECUTING:
+        ended = finish_attempt(attempt, AttemptStatus.SUSPENDED, now, None, logs)
+        if not ended or run.status != RunStatus.EXECUTING:
             return None
         waitpoint = Waitpoint.objects.get(run_id=run.pk, step=step)
         if waitpoint.resolved_at is not None:
@@ -221,15 +232,16 @@ def retry_delay(policy: dict[str, Any], attempt_number: int) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def heartbeat(attempt_id: int) -> str | None:
-    """Renew an attempt's lease; return its run's status (None if gone)."""
-    now = timezone.now()
-    Attempt.objects.filter(pk=attempt_id, status=AttemptStatus.EXECUTING).update(
-        heartbeat_at=now
-    )
-    return (
-        Run.objects.filter(attempts__pk=attempt_id).values_list("status", flat=True).first()
-    )
+def heartbeat(attempt_id: int) -> bool:
+    """Renew an attempt's lease; False once the attempt should stop.
+
+    It should stop when it was ended elsewhere (cancelled, or crashed by the
+    lease sweep) or its run was cancelled.
+    """
+    renewed = Attempt.objects.filter(
+        pk=attempt_id, status=AttemptStatus.EXECUTING, run__status=RunStatus.EXECUTING
+    ).update(heartbeat_at=timezone.now())
+    return renewed == 1
 
 
 def cancel_run(run: Run) -> bool:
