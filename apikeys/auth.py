@@ -38,7 +38,7 @@ def authenticate_key(raw_key: str) -> ApiKey:
         .first()
     )
     if key is None or not hmac.compare_digest(key.key_hash, digest):
-        raise AuthenticationFailed("Invalid API key")
+        raise AuthenticationFailed("Invalid API Key")
 
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:

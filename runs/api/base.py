@@ -13,7 +13,8 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -151,9 +152,19 @@ def describe_errors(errors: list[dict[str, Any]]) -> str:
 
 def clean_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
-        {"loc": [str(part) for part in error.get("loc", ())], "msg": error.get("msg", "")}
+        {
+            "loc": [str(part) for part in error.get("loc", ()) if part != "body"],
+            "msg": error.get("msg", ""),
+        }
         for error in errors
     ]
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404 for unknown URLs: JSON under /api/, the site's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return error_response("Not found", 404)
+    return page_not_found(request, exception)
 
 
 def is_legacy_client(request: HttpRequest) -> bool:

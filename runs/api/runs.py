@@ -162,8 +162,10 @@ def filter_runs(runs: QuerySet[Run], params) -> QuerySet[Run]:
         runs = runs.filter(batch_id__in=batches)
     if queues := split(params.get("filter[queue]")):
         runs = runs.filter(queue__name__in=queues)
-    if "filter[schedule]" in params or "filter[bulkAction]" in params:
-        runs = runs.none()  # Schedules and bulk actions create no runs yet.
+    if schedules := split(params.get("filter[schedule]")):
+        runs = runs.filter(schedule_id__in=schedules)
+    if "filter[bulkAction]" in params:
+        runs = runs.none()  # Bulk actions create no runs yet.
     if (is_test := params.get("filter[isTest]")) is not None:
         if is_test not in ("true", "false"):
             raise InvalidRequestError("filter[isTest] must be true or false")
@@ -230,6 +232,11 @@ def replay_spec(body: ReplayBody) -> engine.TriggerSpec:
         maxAttempts=body.maxAttempts,
         maxDuration=body.maxDuration,
         priority=body.priority,
+        idempotencyKey=body.idempotencyKey,
+        idempotencyKeyTTL=body.idempotencyKeyTTL,
+        machine=body.machine,
+        region=body.region,
+        lockToVersion=body.version,
     )
     return build_spec(body.payload, "payload" in body.model_fields_set, options)
 

@@ -1,4 +1,4 @@
-"""Request bodies of the API, validated by pydantic; unknown options are kept."""
+"""Request bodies of the API, validated by pydantic; undeclared keys are ignored."""
 
 from __future__ import annotations
 
@@ -101,6 +101,11 @@ class ReplayBody(Schema):
     maxAttempts: int | None = Field(None, ge=1, le=1000)
     maxDuration: float | None = None
     priority: float | None = None
+    idempotencyKey: str | None = Field(None, max_length=2048)
+    idempotencyKeyTTL: str | None = None
+    machine: Any = None
+    region: Any = None
+    version: Any = None
 
 
 class RescheduleBody(Schema):
