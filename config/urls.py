@@ -11,3 +11,5 @@ urlpatterns = [
     path("readyz", health.readyz),
     path("", include("dashboard.urls")),
 ]
+
+handler404 = "runs.api.base.not_found"

@@ -33,7 +33,7 @@ def test_it_rejects_a_revoked_key(api, project):
     response = api.trigger("hello-world", {"name": "Ada"})
 
     assert response.status_code == 401
-    assert response.json() == {"error": "Invalid API key"}
+    assert response.json() == {"error": "Invalid API Key"}
     assert not Run.objects.exists()
 
 
@@ -67,3 +67,10 @@ def test_keys_are_stored_only_as_a_hash(project):
     for key in ApiKey.objects.all():
         assert project.dev not in (key.key_hash, key.prefix, key.last_four, key.name)
         assert len(key.key_hash) == 64
+
+
+def test_an_unknown_api_path_answers_json(api):
+    response = api.get("/api/v9/nothing-here")
+
+    assert response.status_code == 404
+    assert response.json() == {"error": "Not found"}
