@@ -16,7 +16,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from runs import engine
-from runs.engine import waits
+from runs.engine import schedules, waits
 from runs.models import Environment, Run, RunStatus, Waitpoint, WaitpointKind
 
 logger = logging.getLogger(__name__)
@@ -29,12 +29,13 @@ def tick() -> None:
     engine.promote_due_runs()
     engine.expire_runs()
     waits.resolve_due_waits()
+    schedules.fire_due_schedules()
     for env_id in environments_with_queued_runs():
         engine.dispatch(env_id)
 
 
 def seconds_until_next_due() -> float | None:
-    """Return how soon the next delayed run or retry is due, if any is waiting."""
+    """Return how soon the next delayed run, retry, wait or schedule is due, if any."""
     delayed = (
         Run.objects.filter(status__in=[RunStatus.DELAYED, RunStatus.RETRYING])
         .order_by("delay_until")
@@ -47,7 +48,8 @@ def seconds_until_next_due() -> float | None:
         .values_list("resume_at", flat=True)
         .first()
     )
-    due = min((moment for moment in (delayed, wait) if moment is not None), default=None)
+    moments = (delayed, wait, schedules.next_fire_at())
+    due = min((moment for moment in moments if moment is not None), default=None)
     if due is None:
         return None
     return max(0.0, (due - timezone.now()).total_seconds())

@@ -83,6 +83,8 @@ class Task(models.Model):
     file_path = models.CharField(max_length=500, blank=True)
     export_name = models.CharField(max_length=200, blank=True)
     registered_at = models.DateTimeField(default=timezone.now)
+    # Declared with @schedules.task: schedules may be attached to it.
+    is_scheduled = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

@@ -2,10 +2,10 @@
 
 Configure it with the TRIGGER_SECRET_KEY and TRIGGER_API_URL environment
 variables or with `configure(...)`. Every call has an async twin ending in
-`_async`.
+`_async`. Scheduled tasks and their cron schedules live in `schedules`.
 """
 
-from triggerkit import metadata, tags, wait
+from triggerkit import metadata, schedules, tags, wait
 from triggerkit._runtime import ConcurrentWaitError, OutsideTaskError
 from triggerkit._tasks import AbortTaskRunError, Queue, Retry, Task, TaskContext, task
 from triggerkit.api import batch, idempotency_keys, runs, tasks
@@ -64,6 +64,7 @@ __all__ = [
     "idempotency_keys",
     "metadata",
     "runs",
+    "schedules",
     "task",
     "tags",
     "tasks",

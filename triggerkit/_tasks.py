@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 Payload = TypeVar("Payload")
 Output = TypeVar("Output")
+TaskT = TypeVar("TaskT", bound="Task[Any, Any]")
 
 
 class AbortTaskRunError(TriggerkitError):
@@ -182,10 +183,15 @@ def task(
         declared: Task[Any, Any] = Task(
             func, id=id, queue=queue, retry=retry, max_duration=max_duration, ttl=ttl
         )
-        previous = registry.get(id)
-        if previous is not None and previous.func.__qualname__ != func.__qualname__:
-            raise DuplicateTaskError(f"task id {id!r} is declared twice")
-        registry[id] = declared
-        return declared
+        return register(declared)
 
     return decorate
+
+
+def register(declared: TaskT) -> TaskT:
+    """Add a declared task to the registry; a second function with its id is refused."""
+    previous = registry.get(declared.id)
+    if previous is not None and previous.func.__qualname__ != declared.func.__qualname__:
+        raise DuplicateTaskError(f"task id {declared.id!r} is declared twice")
+    registry[declared.id] = declared
+    return declared

@@ -11,7 +11,8 @@ def test_the_public_names_are_pinned():
             "Run", "RunError", "RunStatus", "Task", "TaskContext", "TaskRunFailedError",
             "TaskRunResult", "TriggerResult",
             "TriggerkitError", "UnprocessableEntityError", "batch", "configure",
-            "idempotency_keys", "metadata", "runs", "tags", "task", "tasks", "wait",
+            "idempotency_keys", "metadata", "runs", "schedules", "tags", "task", "tasks",
+            "wait",
         ]
     )
     for name in triggerkit.__all__:
