@@ -90,3 +90,7 @@ def copy_known_tasks(environment: Environment) -> None:
     ]
     if definitions:
         register_tasks(definitions, [environment])
+    scheduled = [task.slug for task in latest.values() if task.is_scheduled]
+    Task.objects.filter(environment=environment, slug__in=scheduled).update(is_scheduled=True)
+    # Declarative schedules reach a new environment when a worker next starts: the
+    # declarations (and which environments they name) live only in the workers' code.
