@@ -45,9 +45,13 @@ INSTALLED_APPS = [
     "apikeys",
     "runs",
     "dashboard",
+    "observability",
+    "alerts",
 ]
 
 MIDDLEWARE = [
+    # First, so that API latency covers every other middleware too.
+    "observability.metrics.ApiLatencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -158,15 +162,82 @@ TRIGGERKIT_LEASE_SECONDS = env_int("TRIGGERKIT_LEASE_SECONDS", 15)
 TRIGGERKIT_PAYLOAD_MAX_BYTES = env_int("TRIGGERKIT_PAYLOAD_MAX_BYTES", 10 * 1024 * 1024)
 TRIGGERKIT_BATCH_MAX_ITEMS = env_int("TRIGGERKIT_BATCH_MAX_ITEMS", 1000)
 
+# Payloads and outputs above the offload threshold live in the object store
+# (docs/storage.md): S3 when TRIGGERKIT_S3_BUCKET is set, else a local folder.
+TRIGGERKIT_OFFLOAD_THRESHOLD_BYTES = env_int("TRIGGERKIT_OFFLOAD_THRESHOLD_BYTES", 512 * 1024)
+TRIGGERKIT_BATCH_PAYLOAD_MAX_BYTES = env_int(
+    "TRIGGERKIT_BATCH_PAYLOAD_MAX_BYTES", 10 * 1024 * 1024
+)
+TRIGGERKIT_OUTPUT_MAX_BYTES = env_int("TRIGGERKIT_OUTPUT_MAX_BYTES", 100 * 1024 * 1024)
+TRIGGERKIT_PRESIGNED_URL_SECONDS = env_int("TRIGGERKIT_PRESIGNED_URL_SECONDS", 3600)
+# Uploaded objects no run uses are deleted this long after their URL expired.
+TRIGGERKIT_ORPHAN_GRACE_SECONDS = env_int("TRIGGERKIT_ORPHAN_GRACE_SECONDS", 3600)
+TRIGGERKIT_OBJECTS_DIR = Path(env_str("TRIGGERKIT_OBJECTS_DIR") or embedded.VAR_DIR / "objects")
+TRIGGERKIT_S3_BUCKET = env_str("TRIGGERKIT_S3_BUCKET")
+TRIGGERKIT_S3_ENDPOINT_URL = env_str("TRIGGERKIT_S3_ENDPOINT_URL")
+TRIGGERKIT_S3_REGION = env_str("TRIGGERKIT_S3_REGION")
+# Without these, boto3 reads AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, profiles or roles.
+TRIGGERKIT_S3_ACCESS_KEY_ID = env_str("TRIGGERKIT_S3_ACCESS_KEY_ID")
+TRIGGERKIT_S3_SECRET_ACCESS_KEY = env_str("TRIGGERKIT_S3_SECRET_ACCESS_KEY")
+_S3_NAMED = {
+    "TRIGGERKIT_S3_ENDPOINT_URL": TRIGGERKIT_S3_ENDPOINT_URL,
+    "TRIGGERKIT_S3_REGION": TRIGGERKIT_S3_REGION,
+    "TRIGGERKIT_S3_ACCESS_KEY_ID": TRIGGERKIT_S3_ACCESS_KEY_ID,
+}
+if not TRIGGERKIT_S3_BUCKET and any(_S3_NAMED.values()):
+    raise ImproperlyConfigured(
+        f"{', '.join(name for name, value in _S3_NAMED.items() if value)} is set but "
+        "TRIGGERKIT_S3_BUCKET is not: name the bucket, or unset the S3 variables "
+        "to keep objects in TRIGGERKIT_OBJECTS_DIR"
+    )
+if bool(TRIGGERKIT_S3_ACCESS_KEY_ID) != bool(TRIGGERKIT_S3_SECRET_ACCESS_KEY):
+    raise ImproperlyConfigured(
+        "Set both TRIGGERKIT_S3_ACCESS_KEY_ID and TRIGGERKIT_S3_SECRET_ACCESS_KEY, or neither"
+    )
+
+# One logging setup for web, worker and beat (docs/logging.md): LOG_FORMAT=json
+# prints one JSON object a line with the run's fields bound.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"run_context": {"()": "observability.logs.ContextFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"()": "observability.logs.PlainFormatter"},
+        "json": {"()": "observability.logs.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["run_context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# /metrics (docs/metrics.md): when set, scrapers must send `Authorization: Bearer …`.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+
+# Alerts (docs/alerts.md): at most one per task per interval, by webhook and e-mail.
+TRIGGERKIT_ALERT_INTERVAL_SECONDS = env_int("TRIGGERKIT_ALERT_INTERVAL_SECONDS", 3600)
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_BACKEND = env_str("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "triggerkit@localhost")
+
+# Django's background tasks (docs/django-tasks.md): in the worker, @task functions
+# of the task modules register as Triggerkit tasks through this backend.
+TASKS = {"default": {"BACKEND": "triggerkit_django.backend.TriggerkitBackend"}}
 
 # Production hardening; `PRODUCTION=true manage.py check --deploy` is clean.
 if env_bool("PRODUCTION", False):

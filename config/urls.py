@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from runs import health
+from observability.metrics import metrics_view
+from runs import health, packet_views
 from runs.api.urls import api
 
 urlpatterns = [
@@ -9,6 +10,9 @@ urlpatterns = [
     path("api/", api.urls),
     path("healthz", health.healthz),
     path("readyz", health.readyz),
+    path("metrics", metrics_view, name="metrics"),
+    path("alerts/", include("alerts.urls")),
+    path("runs/<str:run_id>/packets/<str:field>", packet_views.run_packet, name="run-packet"),
     path("", include("dashboard.urls")),
 ]
 

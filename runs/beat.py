@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from runs import engine
+from runs import engine, storage
 from runs.engine import schedules, waits
 from runs.models import Environment, Run, RunStatus, Waitpoint, WaitpointKind
 
@@ -58,6 +58,7 @@ def seconds_until_next_due() -> float | None:
 def sweep() -> None:
     engine.republish_lost_runs()
     engine.crash_stale_attempts()
+    storage.sweep_orphans()
 
 
 def environments_with_queued_runs() -> list[int]:

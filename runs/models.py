@@ -5,12 +5,15 @@ from __future__ import annotations
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, Q, When
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.timezone import now as django_now
 
 from apikeys.models import Environment
 from runs.ids import new_batch_id, new_bulk_action_id, new_run_id, new_schedule_id
+from runs.packets import STORE
 
 
 class RunStatus(models.TextChoices):
@@ -82,9 +85,9 @@ class Task(models.Model):
     ttl_seconds = models.PositiveIntegerField(null=True, blank=True)
     file_path = models.CharField(max_length=500, blank=True)
     export_name = models.CharField(max_length=200, blank=True)
-    registered_at = models.DateTimeField(default=timezone.now)
     # Declared with @schedules.task: schedules may be attached to it.
     is_scheduled = models.BooleanField(default=False)
+    registered_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
@@ -220,6 +223,55 @@ class Run(models.Model):
     payload_type = models.CharField(max_length=64, default="application/json")
     output = models.TextField(null=True, blank=True)
     output_type = models.CharField(max_length=64, default="application/json")
+    # A value in the object store is kept as a JSON record {"key", "size", "type"}
+    # with the type "application/store" (runs/storage.py); these columns expose
+    # its object key and size in bytes, and are null for values kept inline.
+    payload_key = models.GeneratedField(
+        expression=Case(
+            When(
+                payload_type=STORE,
+                then=KeyTextTransform("key", Cast("payload", models.JSONField())),
+            )
+        ),
+        output_field=models.CharField(max_length=300),
+        db_persist=True,
+    )
+    payload_size = models.GeneratedField(
+        expression=Case(
+            When(
+                payload_type=STORE,
+                then=Cast(
+                    KeyTextTransform("size", Cast("payload", models.JSONField())),
+                    models.BigIntegerField(),
+                ),
+            )
+        ),
+        output_field=models.BigIntegerField(),
+        db_persist=True,
+    )
+    output_key = models.GeneratedField(
+        expression=Case(
+            When(
+                output_type=STORE,
+                then=KeyTextTransform("key", Cast("output", models.JSONField())),
+            )
+        ),
+        output_field=models.CharField(max_length=300),
+        db_persist=True,
+    )
+    output_size = models.GeneratedField(
+        expression=Case(
+            When(
+                output_type=STORE,
+                then=Cast(
+                    KeyTextTransform("size", Cast("output", models.JSONField())),
+                    models.BigIntegerField(),
+                ),
+            )
+        ),
+        output_field=models.BigIntegerField(),
+        db_persist=True,
+    )
     error = models.JSONField(null=True, blank=True)
     tags = ArrayField(models.CharField(max_length=128), default=list, blank=True)
     metadata = models.JSONField(null=True, blank=True)
@@ -319,6 +371,17 @@ class Run(models.Model):
                 fields=["task_identifier"],
                 condition=Q(status="PENDING_VERSION"),
                 name="run_pending_version",
+            ),
+            # The orphan sweep asks which object keys runs still use.
+            models.Index(
+                fields=["payload_key"],
+                condition=Q(payload_key__isnull=False),
+                name="run_payload_key",
+            ),
+            models.Index(
+                fields=["output_key"],
+                condition=Q(output_key__isnull=False),
+                name="run_output_key",
             ),
         ]
 

@@ -25,3 +25,14 @@ def register_tasks_on_start(**kwargs) -> None:
     worker.register_loaded_tasks()
     # Pool processes fork from here: none may inherit this connection.
     connections.close_all()
+
+
+@shared_task(name="triggerkit.bulk_action", ignore_result=True)
+def bulk_action(bulk_action_id: str) -> None:
+    from runs.engine import bulk
+
+    close_old_connections()
+    try:
+        bulk.perform_bulk_action(bulk_action_id)
+    finally:
+        close_old_connections()

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from apikeys.models import Environment
-from runs import engine, packets
+from runs import engine, packets, storage
 from runs.capture import capture_logs
 from runs.models import AttemptStatus, Run, RunStatus
 from triggerkit import api as sdk_api
@@ -107,11 +107,11 @@ def execute(run_id: str) -> None:
     with Heartbeat(attempt.pk) as heartbeat, capture_logs() as logs:
         try:
             output = call_task(task, run, attempt.number)
-            data = packets.encode_json(output)
+            data, data_type = storage.store_output(run, packets.encode_json(output))
         except SuspendExecution as suspended:
             engine.suspend_attempt(attempt, suspended.step, logs)
             return
-        except NonDeterministicError as exc:
+        except (NonDeterministicError, storage.OutputTooLargeError) as exc:
             engine.fail_attempt(attempt, error_of(exc), logs, retryable=False)
             return
         except SoftTimeLimitExceeded:
@@ -133,7 +133,8 @@ def execute(run_id: str) -> None:
                 retryable=not isinstance(exc, AbortTaskRunError),
             )
             return
-    engine.complete_attempt(attempt, data, packets.JSON, logs)
+    if not engine.complete_attempt(attempt, data, data_type, logs):
+        storage.discard_unused(data, data_type)
 
 
 def timeout_error(run: Run) -> dict[str, Any]:
@@ -144,7 +145,7 @@ def timeout_error(run: Run) -> dict[str, Any]:
 
 
 def call_task(task: Task[Any, Any], run: Run, attempt_number: int) -> Any:
-    payload = packets.decode(run.payload, run.payload_type)
+    payload = packets.decode(*storage.read(run.payload, run.payload_type))
     ctx = TaskContext(
         run_id=run.pk,
         task_id=task.id,

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import math
 import re
+import secrets
 import time
 from collections.abc import (
     AsyncIterator,
@@ -28,6 +29,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
+import httpx
+
 from triggerkit import _subtasks
 from triggerkit._runtime import current_runtime
 from triggerkit.client import (
@@ -38,7 +41,12 @@ from triggerkit.client import (
     get_client,
     get_config,
 )
-from triggerkit.errors import BatchNotSealedError, PollTimeoutError
+from triggerkit.errors import (
+    ApiConnectionError,
+    BatchNotSealedError,
+    PollTimeoutError,
+    error_from_response,
+)
 from triggerkit.results import TaskRunResult
 from triggerkit.models import (
     Batch,
@@ -55,6 +63,11 @@ MAX_BATCH_ITEMS = 1000
 BATCH_SEAL_ATTEMPTS = 5
 DEFAULT_PAGE_SIZE = 25
 JSON_PAYLOAD = "application/json"
+STORE_PAYLOAD = "application/store"
+# Payloads larger than this (as JSON) are uploaded to the server's object store
+# first and sent as a reference, as the TypeScript SDK does; the server keeps
+# values up to the same size in its database.
+OFFLOAD_THRESHOLD_BYTES = 512 * 1024
 NDJSON = "application/x-ndjson"
 JWT_HEADER = "x-trigger-jwt"
 
@@ -155,7 +168,16 @@ class _Download:
     url: str
 
 
-_Step = ApiRequest | _Download | _Sleep
+@dataclass(frozen=True)
+class _Upload:
+    """PUT to a presigned URL; the reply is the response, or the transport error."""
+
+    url: str
+    content: bytes
+    content_type: str
+
+
+_Step = ApiRequest | _Download | _Upload | _Sleep
 _Flow = Generator[_Step, Any, T]
 RunRef = str | TriggerResult | Run
 
@@ -538,6 +560,8 @@ def _run(flow: _Flow[T]) -> T:
             reply = None
         elif isinstance(step, _Download):
             reply = get_client().download(step.url)
+        elif isinstance(step, _Upload):
+            reply = _put(step)
         else:
             reply = get_client().send(step)
 
@@ -556,18 +580,45 @@ async def _run_async(flow: _Flow[T]) -> T:
             reply = None
         elif isinstance(step, _Download):
             reply = await get_async_client().download(step.url)
+        elif isinstance(step, _Upload):
+            reply = await _put_async(step)
         else:
             reply = await get_async_client().send(step)
+
+
+def _put(step: _Upload) -> httpx.Response | httpx.TransportError:
+    """Upload to a presigned URL, without the API's credentials."""
+    config = get_config()
+    try:
+        with httpx.Client(transport=config.transport, timeout=config.timeout) as http:
+            return http.put(
+                step.url, content=step.content, headers={"Content-Type": step.content_type}
+            )
+    except httpx.TransportError as exc:
+        return exc
+
+
+async def _put_async(step: _Upload) -> httpx.Response | httpx.TransportError:
+    config = get_config()
+    transport = config.async_transport
+    if transport is None and isinstance(config.transport, httpx.AsyncBaseTransport):
+        transport = config.transport
+    try:
+        async with httpx.AsyncClient(transport=transport, timeout=config.timeout) as http:
+            return await http.put(
+                step.url, content=step.content, headers={"Content-Type": step.content_type}
+            )
+    except httpx.TransportError as exc:
+        return exc
 
 
 def _trigger_flow(
     task_id: str, payload: Any, options: Mapping[str, Any]
 ) -> _Flow[TriggerResult]:
-    # Payloads go inline as plain JSON, however large: unlike the TypeScript SDK,
-    # this one does not upload big payloads to the object store first, so they
-    # count against the server's request size limit (it offloads them itself).
-    body: dict[str, Any] = {} if payload is None else {"payload": payload}
-    body["options"] = {"payloadType": JSON_PAYLOAD, **_wire_options(options)}
+    body: dict[str, Any] = {"options": {"payloadType": JSON_PAYLOAD, **_wire_options(options)}}
+    if payload is not None:
+        body["payload"], packet_options = yield from _offload_flow(payload)
+        body["options"].update(packet_options)
     path = f"/api/v1/tasks/{_segment(task_id)}/trigger"
     response: ApiResponse = yield ApiRequest("POST", path, json=body)
 
@@ -612,8 +663,54 @@ def _batch_trigger_flow(
         public_access_token=created.headers.get(JWT_HEADER),
     )
     if not handle.is_cached:
+        for line in lines:
+            if "payload" in line:
+                line["payload"], packet_options = yield from _offload_flow(line["payload"])
+                line["options"].update(packet_options)
         yield from _stream_items_flow(handle.batch_id, lines)
     return handle
+
+
+def _offload_flow(payload: Any) -> _Flow[tuple[Any, dict[str, Any]]]:
+    """Return what to send as a payload, and the options that say what it is.
+
+    A payload above ``OFFLOAD_THRESHOLD_BYTES`` is uploaded first (a presigned
+    URL from ``PUT /api/v2/packets/{name}``, then a PUT to it) and sent as the
+    ``application/store`` reference the server gave.
+    """
+    data = dumps_json(payload)
+    if len(data) <= OFFLOAD_THRESHOLD_BYTES:
+        return payload, {"payloadType": JSON_PAYLOAD}
+
+    name = f"trigger/packet_{secrets.token_hex(11)}/payload.json"
+    created: ApiResponse = yield ApiRequest("PUT", f"/api/v2/packets/{_segment(name)}")
+    yield from _upload_flow(created.data["presignedUrl"], data, JSON_PAYLOAD)
+    options = {"payloadType": STORE_PAYLOAD, "payloadSize": len(data)}
+    return created.data["storagePath"], options
+
+
+def _upload_flow(url: str, content: bytes, content_type: str) -> _Flow[None]:
+    """PUT to a presigned URL, retrying as API calls are retried."""
+    config = get_config()
+    for attempt in range(1, config.max_attempts + 1):
+        outcome = yield _Upload(url, content, content_type)
+        if isinstance(outcome, httpx.Response) and outcome.is_success:
+            return
+        last = attempt == config.max_attempts
+        if isinstance(outcome, httpx.Response):
+            status = outcome.status_code
+            if last or not (status >= 500 or status in (408, 429)):
+                raise error_from_response(status, _body_of(outcome), outcome.headers)
+        elif last:
+            raise ApiConnectionError(f"Could not upload the payload: {outcome}")
+        yield _Sleep(config.retry_min_delay * config.retry_factor ** (attempt - 1))
+
+
+def _body_of(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
 
 
 def _stream_items_flow(batch_id: str, lines: Sequence[Any]) -> _Flow[None]:
@@ -792,7 +889,8 @@ def _replay_flow(run_id: str, overrides: Mapping[str, Any]) -> _Flow[str]:
         }
         body = _wire_options(options)
         if "payload" in overrides:
-            body.update(payload=overrides["payload"], payloadType=JSON_PAYLOAD)
+            body["payload"], packet_options = yield from _offload_flow(overrides["payload"])
+            body["payloadType"] = packet_options["payloadType"]
 
     path = f"/api/v1/runs/{_segment(run_id)}/replay"
     response: ApiResponse = yield ApiRequest("POST", path, json=body)

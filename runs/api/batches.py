@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import transaction
@@ -10,7 +12,7 @@ from django.http import HttpRequest, JsonResponse
 from ninja import Router
 from pydantic import ValidationError as PydanticValidationError
 
-from runs import engine
+from runs import engine, storage
 from runs.api.base import (
     describe_errors,
     error_response,
@@ -21,7 +23,13 @@ from runs.api.base import (
     request_key,
 )
 from runs.api.options import build_spec
-from runs.api.schemas import BatchItemLine, CreateBatchBody, ErrorResponse, LegacyBatchBody
+from runs.api.schemas import (
+    BatchItemLine,
+    CreateBatchBody,
+    ErrorResponse,
+    LegacyBatchBody,
+    LegacyBatchItem,
+)
 from runs.api.serializers import batch_object
 from runs.engine import BatchItem, InvalidRequestError, NotFoundError, PayloadTooLargeError
 from runs.models import Batch
@@ -30,7 +38,11 @@ router = Router(tags=["batches"])
 
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson")
 LEGACY_BATCH_MAX_ITEMS = 500
-ERRORS = {400: ErrorResponse, 401: ErrorResponse, 404: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, 422: ErrorResponse}
+# Any route may also answer 429 (rate limit, base.py) and 503 (database unreachable).
+ERRORS = {
+    400: ErrorResponse, 401: ErrorResponse, 404: ErrorResponse, 413: ErrorResponse,
+    415: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse, 503: ErrorResponse,
+}
 
 
 @router.post("/v3/batches", response={202: dict, **ERRORS})
@@ -61,8 +73,8 @@ def add_items(request: HttpRequest, batch_id: str) -> JsonResponse:
         raise NotFoundError("Batch not found")
 
     items = [parse_item(line, number) for number, line in enumerate(read_lines(request), 1)]
-    check_batch_total(item.spec.payload for item in items)
-    result = engine.add_batch_items(batch, items)
+    with stored_payloads(items):
+        result = engine.add_batch_items(batch, items)
     return json_response(
         {
             "id": batch.pk,
@@ -75,7 +87,7 @@ def add_items(request: HttpRequest, batch_id: str) -> JsonResponse:
 
 def read_lines(request: HttpRequest) -> list[bytes]:
     """Read the body, chunked (no Content-Length, de-chunked by the server) or not."""
-    limit = settings.TRIGGERKIT_PAYLOAD_MAX_BYTES + 1024 * 1024
+    limit = settings.TRIGGERKIT_BATCH_PAYLOAD_MAX_BYTES + 1024 * 1024
     if request.META.get("CONTENT_LENGTH"):
         body = request.body
     elif request.META.get("wsgi.input_terminated"):
@@ -83,7 +95,10 @@ def read_lines(request: HttpRequest) -> list[bytes]:
     else:
         body = b""
     if len(body) > limit:
-        raise PayloadTooLargeError("Batch is too large")
+        raise PayloadTooLargeError(
+            f"Batch is too large: its payloads may add up to "
+            f"{settings.TRIGGERKIT_BATCH_PAYLOAD_MAX_BYTES} bytes"
+        )
     return [line for line in body.splitlines() if line.strip()]
 
 
@@ -99,16 +114,58 @@ def parse_item(line: bytes, number: int) -> BatchItem:
             f"Invalid item on line {number}: {describe_errors(exc.errors())}"
         ) from exc
     present = isinstance(data, dict) and "payload" in data
-    return BatchItem(item.index, item.task, build_spec(item.payload, present, item.options))
+    spec = build_spec(item.payload, present, item.options, offload=False)
+    return BatchItem(item.index, item.task, spec)
 
 
-def check_batch_total(payloads) -> None:
-    limit = settings.TRIGGERKIT_PAYLOAD_MAX_BYTES
-    total = sum(len(payload.encode()) for payload in payloads if payload)
+@contextmanager
+def stored_payloads(items: list[BatchItem]) -> Iterator[None]:
+    """Check the batch's total size, then store its large payloads one by one.
+
+    Objects no run ends up using are deleted on the way out: all of them when the
+    batch is refused, those of deduplicated items when it is not. Uploads the
+    client made are deleted when the batch is refused for its size.
+    """
+    uploads = [key for item in items if (key := stored_key(item))]
+    try:
+        check_batch_total(items)
+    except PayloadTooLargeError:
+        storage.discard_quietly(uploads)
+        raise
+
+    offloaded = []
+    try:
+        for item in items:
+            spec = item.spec
+            spec.payload, spec.payload_type = storage.offload_if_large(
+                spec.payload, spec.payload_type, "payload"
+            )
+            if (key := stored_key(item)) and key not in uploads:
+                offloaded.append(key)
+        yield
+    finally:
+        storage.discard_quietly(offloaded)
+
+
+def stored_key(item: BatchItem) -> str | None:
+    packet = storage.StoredPacket.from_column(item.spec.payload, item.spec.payload_type)
+    return None if packet is None else packet.key
+
+
+def check_batch_total(items: list[BatchItem]) -> None:
+    limit = settings.TRIGGERKIT_BATCH_PAYLOAD_MAX_BYTES
+    total = sum(payload_size(item) for item in items)
     if total > limit:
         raise PayloadTooLargeError(
             f"Batch payloads add up to {total} bytes, the limit is {limit}"
         )
+
+
+def payload_size(item: BatchItem) -> int:
+    packet = storage.StoredPacket.from_column(item.spec.payload, item.spec.payload_type)
+    if packet is not None:
+        return packet.size
+    return len(item.spec.payload.encode()) if item.spec.payload else 0
 
 
 @router.get("/v2/batches/{batch_id}", response={200: dict, **ERRORS})
@@ -118,6 +175,11 @@ def retrieve_batch(request: HttpRequest, batch_id: str) -> JsonResponse:
     if batch is None:
         raise NotFoundError("Batch not found")
     return json_response(batch_object(batch))
+
+
+def legacy_spec(item: LegacyBatchItem) -> engine.TriggerSpec:
+    present = "payload" in item.model_fields_set
+    return build_spec(item.payload, present, item.options, offload=False)
 
 
 @router.post("/v1/tasks/batch", response={202: dict, **ERRORS})
@@ -131,11 +193,9 @@ def legacy_batch(request: HttpRequest, body: LegacyBatchBody) -> JsonResponse:
         )
     key = request.headers.get("idempotency-key") or None
     items = [
-        BatchItem(index, item.task, build_spec(item.payload, "payload" in item.model_fields_set, item.options))
-        for index, item in enumerate(body.items)
+        BatchItem(index, item.task, legacy_spec(item)) for index, item in enumerate(body.items)
     ]
-    check_batch_total(item.spec.payload for item in items)
-    with transaction.atomic():
+    with stored_payloads(items), transaction.atomic():
         batch, cached = engine.create_batch(
             environment, len(items), [item.task_identifier for item in items], key
         )

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from runs import packets
+from runs import packets, storage
 from runs.api.schemas import TriggerOptions
 from runs.durations import resolve_delay, ttl_seconds
 from runs.engine import (
@@ -17,6 +17,7 @@ from runs.engine import (
     PayloadTooLargeError,
     TriggerSpec,
     check_metadata_size,
+    check_tags,
 )
 
 KEY_TTL_PATTERN = re.compile(r"^(\d+)([smhd])$")
@@ -27,10 +28,14 @@ EXTRA_OPTION_NAMES = ("machine", "region", "lockToVersion", "concurrency", "gate
 
 
 def encode_payload(payload: Any, present: bool, payload_type: str | None) -> tuple[str | None, str]:
-    """Return the stored form of a payload and its type, enforcing the size limit."""
+    """Return the stored form of a payload and its type, enforcing the size limit.
+
+    An application/store payload names an object the SDK uploaded; it is checked
+    and kept as the record of that object.
+    """
     payload_type = payload_type or packets.JSON
     if payload_type == packets.STORE:
-        raise InvalidRequestError("Payloads kept in object storage are not supported yet")
+        return storage.attach_upload(payload).to_column(), packets.STORE
     if payload_type == packets.JSON:
         data = packets.encode_json(payload) if present else None
     elif isinstance(payload, str):
@@ -68,16 +73,32 @@ def parse_ttl(value: str | int | float | None) -> int | None:
         raise InvalidRequestError(str(exc)) from exc
 
 
-def build_spec(payload: Any, payload_present: bool, options: TriggerOptions | None) -> TriggerSpec:
+def build_spec(
+    payload: Any,
+    payload_present: bool,
+    options: TriggerOptions | None,
+    *,
+    offload: bool = True,
+) -> TriggerSpec:
+    """Read a trigger's payload and options; store a payload above the threshold.
+
+    With offload=False a large payload stays inline in the spec, for callers that
+    check more (a batch's total size) before storing anything.
+    """
     options = options or TriggerOptions()
     now = timezone.now()
     data, payload_type = encode_payload(payload, payload_present, options.payloadType)
     check_metadata_size(options.metadata)
+    tags = normalise_tags(options.tags)
+    # The engine checks tags too; checking here first means a refusal uploads nothing.
+    check_tags(tags)
+    if offload:
+        data, payload_type = storage.offload_if_large(data, payload_type, "payload")
 
     spec = TriggerSpec(
         payload=data,
         payload_type=payload_type,
-        tags=normalise_tags(options.tags),
+        tags=tags,
         metadata=options.metadata,
         ttl_seconds=parse_ttl(options.ttl),
         max_attempts=options.maxAttempts,

@@ -48,7 +48,11 @@ PAGE_SIZE_DEFAULT = 25
 PAGE_SIZE_MAX = 100
 CURSOR_PATTERN = re.compile(rf"^run_[{ALPHABET}]{{26}}$")
 TASK_ID_MAX_LENGTH = 128
-ERRORS = {400: ErrorResponse, 401: ErrorResponse, 404: ErrorResponse, 413: ErrorResponse, 422: ErrorResponse}
+# Any route may also answer 429 (rate limit, base.py) and 503 (database unreachable).
+ERRORS = {
+    400: ErrorResponse, 401: ErrorResponse, 404: ErrorResponse, 413: ErrorResponse,
+    422: ErrorResponse, 429: ErrorResponse, 503: ErrorResponse,
+}
 
 
 def get_run(request: HttpRequest, run_id: str) -> Run:

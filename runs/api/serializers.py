@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from runs import packets
+from runs import packets, storage
 from runs.durations import format_duration
 from runs.engine import batch_run_ids
 from runs.models import Batch, Run, RunStatus
@@ -110,16 +110,23 @@ def run_detail(run: Run, legacy: bool = False) -> dict[str, Any]:
     data["attemptCount"] = run.attempt_count
     data["attempts"] = []
     data["relatedRuns"] = related_runs(run, legacy)
-    payload = packets.decode(run.payload, run.payload_type)
-    if payload is not None:
-        data["payload"] = payload
-    if run.status == RunStatus.COMPLETED and run.output is not None:
-        output = packets.decode(run.output, run.output_type)
-        if output is not None:
-            data["output"] = output
+    data.update(packet_fields("payload", run.payload, run.payload_type))
+    if run.status == RunStatus.COMPLETED:
+        data.update(packet_fields("output", run.output, run.output_type))
     if run.error:
         data["error"] = wire_error(run.error)
     return data
+
+
+def packet_fields(field: str, data: str | None, data_type: str) -> dict[str, Any]:
+    """The value inline as plain JSON, or a presigned URL when it is in the object store."""
+    packet = storage.StoredPacket.from_column(data, data_type)
+    if packet is not None:
+        return {f"{field}PresignedUrl": storage.download_url(packet.key)}
+    if data_type == packets.STORE:
+        return {}
+    value = packets.decode(data, data_type)
+    return {} if value is None else {field: value}
 
 
 def wire_error(error: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from alerts.hooks import run_failed as alert_run_failed
 from runs import publish
 from runs.durations import format_duration
 from runs.engine import waits
@@ -152,6 +153,7 @@ def fail_attempt(
 
     if moved != 1:
         return None
+    alert_run_failed(run, status, error)
     level = logging.INFO if status == RunStatus.RETRYING else logging.WARNING
     logger.log(
         level,

@@ -1,0 +1,249 @@
+"""A person's day on the dashboard, in a real browser against the live platform."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from runs.models import Run, RunStatus
+from tests.e2e.conftest import screenshot
+from tests.live import poll
+
+
+@pytest.fixture
+def api(platform, live_project):
+    """The platform's HTTP API, with the live project's development key."""
+    with httpx.Client(
+        base_url=f"{platform.url}/api",
+        headers={"Authorization": f"Bearer {live_project.dev}"},
+        timeout=10,
+    ) as client:
+        yield client
+
+
+def trigger(api, task: str, payload, **options) -> str:
+    response = api.post(
+        f"/v1/tasks/{task}/trigger", json={"payload": payload, "options": options}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["id"]
+
+
+def wait_for_status(run_id: str, *statuses: str) -> Run:
+    return poll(
+        lambda: Run.objects.filter(pk=run_id, status__in=statuses).first(), timeout=30
+    )
+
+
+def runs_url(page) -> str:
+    return re.sub(r"/runs/.*$", "/runs/", page.url)
+
+
+def test_sign_in_and_generate_a_key_shown_once(signed_in, platform):
+    page = signed_in
+    expect(page.get_by_role("heading", name="Runs", exact=True)).to_be_visible()
+
+    page.get_by_role("link", name="API keys").click()
+    page.get_by_label("Name").fill("billing backend")
+    page.get_by_role("button", name="Generate key").click()
+
+    key = page.get_by_label("Secret key").input_value()
+    assert key.startswith("tr_dev_")
+    expect(page.get_by_text(f"export TRIGGER_SECRET_KEY={key}")).to_be_visible()
+    page.get_by_role("button", name="Copy key").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    screenshot(page, "keys")
+
+    response = httpx.get(
+        f"{platform.url}/api/v1/runs", headers={"Authorization": f"Bearer {key}"}
+    )
+    assert response.status_code == 200
+
+    page.reload()  # the page took the list's address: this does not resend the form
+    expect(page.get_by_role("cell", name="billing backend")).to_be_visible()
+    assert key not in page.content()
+
+
+def test_trigger_from_the_test_page_and_watch_it_complete(signed_in):
+    page = signed_in
+    page.get_by_role("link", name="Tasks").click()
+    page.get_by_role("row", name=re.compile(r"^hello-world ")).get_by_role(
+        "link", name="Test"
+    ).click()
+
+    editor = page.get_by_label("Payload (JSON)")
+    editor.fill('{"name": ')
+    expect(page.get_by_text("Not valid JSON")).to_be_visible()
+    editor.fill('{"name": "Browser"}')
+    expect(page.get_by_text("Valid JSON.")).to_be_visible()
+    page.get_by_label("Tags").fill("from-browser")
+    editor.press("Control+Enter")
+
+    page.wait_for_url(re.compile(r"/runs/run_[0-9a-v]+/$"))
+    page.evaluate("window.stillTheSamePage = true")
+    expect(page.locator(".run-status")).to_have_text("Completed", timeout=30_000)
+    expect(page.locator("#output-json")).to_contain_text('"message": "Hello, Browser!"')
+    expect(page.locator(".log")).to_contain_text("saying hello to Browser")
+    assert page.evaluate("window.stillTheSamePage") is True
+    screenshot(page, "run")
+
+    # Times read in the viewer's zone, with UTC on hover.
+    created = page.locator(".facts time").first
+    utc = datetime.fromisoformat(
+        created.get_attribute("datetime").replace("Z", "+00:00")
+    )
+    tokyo = utc.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert created.inner_text().endswith(tokyo.strftime("%H:%M:%S"))
+    assert utc.strftime("%H:%M:%S UTC") in created.get_attribute("title")
+
+
+def test_filter_the_runs_list_by_tag(signed_in, api):
+    page = signed_in
+    tag = f"tag-{uuid.uuid4().hex[:6]}"
+    wanted = trigger(api, "hello-world", {"name": "Tagged"}, tags=[tag, "vip"])
+    others = [
+        trigger(api, "hello-world", {"name": f"Other {i}"}, tags=["other"])
+        for i in range(4)
+    ]
+    failing = trigger(api, "always-fails", {"x": 1})
+    trigger(api, "sleep", {"seconds": 1}, delay="2h", tags=["later"])
+    for run_id in [wanted, *others]:
+        wait_for_status(run_id, RunStatus.COMPLETED)
+    wait_for_status(failing, RunStatus.FAILED)
+
+    page.reload()
+    expect(page.get_by_role("link", name=wanted)).to_be_visible()
+    screenshot(page, "runs")
+
+    page.get_by_role("textbox", name="Tags").fill(tag)
+    page.get_by_role("textbox", name="Tags").press("Enter")
+
+    expect(page).to_have_url(re.compile(rf"\?tag={tag}$"))
+    expect(page.locator("[data-row]")).to_have_count(1)
+    expect(page.get_by_role("link", name=wanted)).to_be_visible()
+    for other in others:
+        expect(page.get_by_role("link", name=other)).to_have_count(0)
+
+
+def test_cancel_a_run_after_confirming(signed_in, api):
+    page = signed_in
+    run_id = trigger(api, "sleep", {"seconds": 1}, delay="1h")
+
+    page.goto(runs_url(page) + f"{run_id}/")
+    expect(page.locator(".run-status")).to_have_text("Delayed")
+    page.get_by_text("Cancel run…").click()
+    page.get_by_role("button", name="Yes, cancel this run").click()
+
+    expect(page.locator(".run-status")).to_have_text("Canceled")
+    expect(page.get_by_text(f"Canceled {run_id}.")).to_be_visible()
+    assert Run.objects.get(pk=run_id).status == RunStatus.CANCELED
+
+
+def test_replay_with_an_edited_payload(signed_in, api):
+    page = signed_in
+    original = trigger(api, "hello-world", {"name": "Ada"})
+    wait_for_status(original, RunStatus.COMPLETED)
+
+    page.goto(runs_url(page) + f"{original}/")
+    page.get_by_role("link", name="Edit and replay…").click()
+    editor = page.get_by_label("Payload (JSON)")
+    expect(editor).to_have_value('{\n  "name": "Ada"\n}')
+    editor.fill('{"name": "Edited"}')
+    page.get_by_role("button", name="Replay with these values").click()
+
+    page.wait_for_url(re.compile(r"/runs/run_[0-9a-v]+/$"))
+    assert original not in page.url
+    expect(page.locator(".run-status")).to_have_text("Completed", timeout=30_000)
+    expect(page.locator("#output-json")).to_contain_text("Hello, Edited!")
+    expect(page.get_by_role("link", name=original)).to_be_visible()
+
+
+def test_reschedule_a_delayed_run_later_then_now(signed_in, api):
+    page = signed_in
+    run_id = trigger(api, "hello-world", {"name": "Later"}, delay="1h")
+    due = Run.objects.get(pk=run_id).delay_until
+
+    page.goto(runs_url(page) + f"{run_id}/")
+    page.get_by_text("Reschedule…").click()
+    expect(page.get_by_label("Start at (your time zone)")).not_to_have_value("")
+    page.get_by_role("button", name="+1 h").click()
+    expect(page.get_by_text("Rescheduled.")).to_be_visible()
+    assert Run.objects.get(pk=run_id).delay_until - due == timedelta(hours=1)
+
+    page.get_by_text("Reschedule…").click()
+    page.get_by_role("button", name="Run now").click()
+
+    expect(page.locator(".run-status")).to_have_text("Completed", timeout=30_000)
+
+
+def test_bulk_cancel_every_run_matching_a_filter(signed_in, api):
+    page = signed_in
+    tag = f"bulk-{uuid.uuid4().hex[:6]}"
+    doomed = [
+        trigger(api, "sleep", {"seconds": 1}, delay="1h", tags=[tag]) for _ in range(4)
+    ]
+    spared = trigger(api, "sleep", {"seconds": 1}, delay="1h", tags=["keep"])
+
+    page.reload()
+    expect(page.locator("[data-row]")).to_have_count(5)
+    page.get_by_role("textbox", name="Tags").fill(tag)
+    page.get_by_role("textbox", name="Tags").press("Enter")
+    expect(page.locator("[data-row]")).to_have_count(4)
+    page.get_by_text("Bulk actions").click()
+    expect(page.get_by_text("Every run matching the filters: about 4")).to_be_visible()
+    page.get_by_role("button", name="Cancel all matching").click()
+
+    expect(page.get_by_role("heading", name="Done")).to_be_visible(timeout=30_000)
+    expect(page.locator("#progress-text")).to_contain_text("4 canceled")
+    assert {Run.objects.get(pk=run_id).status for run_id in doomed} == {
+        RunStatus.CANCELED
+    }
+    assert Run.objects.get(pk=spared).status == RunStatus.DELAYED
+
+
+def test_shortcuts_theme_and_columns(signed_in, api):
+    page = signed_in
+    trigger(api, "noop", None)
+    trigger(api, "noop", None)
+    page.reload()
+    expect(page.locator("[data-row]")).to_have_count(2)
+
+    page.keyboard.press("?")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_hidden()
+
+    page.keyboard.press("j")
+    expect(page.locator("[data-row].highlighted")).to_have_count(1)
+    page.keyboard.press("x")
+    expect(page.get_by_text("Paused while runs are selected")).to_be_visible()
+    page.keyboard.press("x")
+    page.keyboard.press("p")
+    expect(page.locator("[data-live-toggle]")).to_have_attribute("aria-pressed", "true")
+    page.keyboard.press("p")
+
+    theme = page.get_by_role("button", name=re.compile("Colour theme"))
+    theme.click()
+    expect(page.locator("html")).to_have_attribute("data-theme", "light")
+    theme.click()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    page.reload()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    page.get_by_role("button", name=re.compile("Colour theme")).click()
+    expect(page.locator("html")).not_to_have_attribute("data-theme", re.compile("."))
+
+    page.get_by_text("Columns", exact=True).click()
+    page.get_by_role("checkbox", name="Queue").uncheck()
+    expect(page.locator("th.col-queue")).to_be_hidden()
+    page.reload()
+    expect(page.locator("th.col-queue")).to_be_hidden()
+
+    page.keyboard.press("g")
+    page.keyboard.press("k")
+    expect(page.get_by_role("heading", name=re.compile("API keys"))).to_be_visible()

@@ -1,0 +1,68 @@
+"""Stacks for fault injection: each test gets its own database, Redis and processes."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+
+import pytest
+
+from tests.reliability.stack import (
+    TEMPLATE_DATABASE,
+    PostgresCluster,
+    RedisServer,
+    Stack,
+    prepare_template,
+)
+
+_numbers = itertools.count(1)
+# Trigger streams send hundreds of requests; one log line each drowns the report.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@pytest.fixture(scope="session")
+def reliability_cluster(tmp_path_factory):
+    """One throwaway PostgreSQL cluster, with a migrated template database."""
+    cluster = PostgresCluster()
+    try:
+        cluster.init()
+        cluster.start()
+        key = prepare_template(cluster, tmp_path_factory.mktemp("template"))
+        yield cluster, key
+    finally:
+        cluster.destroy()
+
+
+@pytest.fixture
+def make_stack(reliability_cluster, tmp_path):
+    """Build a stack on a fresh copy of the template database and a new Redis."""
+    cluster, key = reliability_cluster
+    stacks: list[Stack] = []
+    servers: list[RedisServer] = []
+
+    def make(*, separate_cache: bool = False, **extra_env: str) -> Stack:
+        """`separate_cache` keeps the rate limiter's cache off the broker's Redis."""
+        number = next(_numbers)
+        database = f"reliability_{number}"
+        cluster.create_database(database, template=TEMPLATE_DATABASE)
+        broker = RedisServer(tmp_path / f"redis{number}")
+        broker.start()
+        servers.append(broker)
+        if separate_cache:
+            cache = RedisServer(tmp_path / f"cache{number}")
+            cache.start()
+            servers.append(cache)
+            extra_env["CACHE_URL"] = cache.url
+        work_dir = tmp_path / f"stack{number}"
+        work_dir.mkdir()
+        stack = Stack(cluster, broker, database, key, work_dir, extra_env)
+        stacks.append(stack)
+        return stack
+
+    yield make
+    for stack in stacks:
+        stack.stop()
+    for server in servers:
+        server.stop()
+    # A test that stopped the database must leave it running for the next one.
+    cluster.start_if_stopped()

@@ -1,0 +1,3 @@
+from triggerkit_cli.main import main
+
+raise SystemExit(main())
