@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60
 
@@ -37,10 +40,14 @@ def count_request(key_id: int) -> RateState | None:
     now = time.time()
     window = int(now // WINDOW_SECONDS)
     cache_key = f"ratelimit:{key_id}:{window}"
-    # add() is atomic: the first request of a window creates the counter.
-    if cache.add(cache_key, 1, timeout=WINDOW_SECONDS + 5):
-        used = 1
-    else:
-        used = cache.incr(cache_key)
+    try:
+        # add() is atomic: the first request of a window creates the counter.
+        if cache.add(cache_key, 1, timeout=WINDOW_SECONDS + 5):
+            used = 1
+        else:
+            used = cache.incr(cache_key)
+    except Exception:  # noqa: BLE001 - a limiter that cannot count lets requests through
+        logger.warning("rate limit cache unreachable", extra={"action": "ratelimit_skipped"})
+        return None
     reset_ms = (window + 1) * WINDOW_SECONDS * 1000
     return RateState(limit, limit - used, reset_ms)
