@@ -17,7 +17,10 @@ def parse_duration(text: str) -> timedelta | None:
     if len(text) > MAX_DURATION_CHARS or not DURATION_PATTERN.match(text):
         return None
     seconds = sum(int(n) * UNIT_SECONDS[unit] for n, unit in DURATION_PART.findall(text))
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        return None  # Longer than any date can hold: not a usable duration.
 
 
 def format_duration(seconds: int) -> str:
@@ -50,7 +53,10 @@ def resolve_delay(value: str, now: datetime) -> datetime | None:
     duration = parse_duration(value)
     if duration is None:
         raise ValueError(f"Invalid delay: {value!r} is neither a duration nor a date")
-    return now + duration if duration else None
+    try:
+        return now + duration if duration else None
+    except OverflowError as exc:
+        raise ValueError(f"Invalid delay: {value!r} is past the end of the calendar") from exc
 
 
 def ttl_seconds(value: str | int | float) -> int:

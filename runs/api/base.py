@@ -11,7 +11,7 @@ from typing import Any
 import jwt
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
@@ -99,11 +99,22 @@ def on_rate_limited(request: HttpRequest, exc: RateLimited) -> JsonResponse:
 
 @api.exception_handler(DatabaseError)
 def on_database_error(request: HttpRequest, exc: DatabaseError) -> JsonResponse:
+    if isinstance(exc, DataError):
+        # PostgreSQL refused a value (out of range, too long): the request rolled back.
+        return error_response(f"Invalid value: {str(exc).splitlines()[0]}", 400)
     if not isinstance(exc, (OperationalError, InterfaceError)):
         raise exc
     logger.warning("database unavailable", extra={"action": "database_unavailable"})
     headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS), "x-should-retry": "true"}
     return error_response("Service unavailable: the database cannot be reached", 503, headers)
+
+
+@api.exception_handler(ValueError)
+@api.exception_handler(OverflowError)
+def on_unusable_value(request: HttpRequest, exc: Exception) -> JsonResponse:
+    """Values the schema let through but nothing can hold (NUL bytes, lone
+    surrogates, numbers past what a date or duration holds)."""
+    return error_response(f"Invalid value: {exc}", 400)
 
 
 @api.exception_handler(RecursionError)

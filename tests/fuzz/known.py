@@ -1,9 +1,8 @@
 """Bugs the fuzzers found, and how generated input steers clear of them.
 
-Each bug is pinned by a strict xfail in test_input_edges.py. Until it is
-fixed, the fuzzers tame their input so that they keep searching for new
-failures instead of finding these again: remove a taming step together with
-the xfail once the bug is fixed.
+Each bug is pinned by a case in test_input_edges.py, which now passes (the API
+answers such values with a 400). The fuzzers still tame their input so that
+they keep searching for new failures rather than revisiting these.
 """
 
 from __future__ import annotations
