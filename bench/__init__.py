@@ -2,6 +2,14 @@
 Procrastinate, on the same machine in one run. `python -m bench`; see README.md."""
 
 SCENARIOS = (
-    "queries", "trigger", "payloads", "compare", "delayed", "fanout", "fairness",
-    "profiles", "list", "indexes",
+    "queries",
+    "trigger",
+    "payloads",
+    "compare",
+    "delayed",
+    "fanout",
+    "fairness",
+    "profiles",
+    "list",
+    "indexes",
 )

@@ -36,21 +36,47 @@ EMBEDDED_SCENARIOS = ("queries", "trigger", "compare", "delayed")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--quick", action="store_true", help="tiny counts (smoke test)")
-    parser.add_argument("--only", default=",".join(SCENARIOS),
-                        help=f"comma-separated scenarios out of {', '.join(SCENARIOS)}")
-    parser.add_argument("--targets", default="machine,embedded",
-                        help="machine, embedded, or both (default)")
+    parser.add_argument(
+        "--only",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated scenarios out of {', '.join(SCENARIOS)}",
+    )
+    parser.add_argument(
+        "--targets",
+        default="machine,embedded",
+        help="machine, embedded, or both (default)",
+    )
     parser.add_argument("--report", default=str(ROOT / "docs" / "benchmarks.md"))
-    parser.add_argument("--charts-dir", default=None,
-                        help="where PNG charts go (default: beside the report, benchmarks/)")
-    parser.add_argument("--redis-db-base", type=int, default=8,
-                        help="first of the four Redis db numbers the bench may flush")
-    parser.add_argument("--merge", action="store_true",
-                        help="keep the other scenarios' results from the last results.json")
-    parser.add_argument("--no-install", action="store_true",
-                        help="do not pip-install the bench extra when something is missing")
+    parser.add_argument(
+        "--charts-dir",
+        default=None,
+        help="where PNG charts go (default: beside the report, benchmarks/)",
+    )
+    parser.add_argument(
+        "--redis-db-base",
+        type=int,
+        default=8,
+        help="first of the four Redis db numbers the bench may flush",
+    )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other scenarios' results from the last results.json",
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite the report and charts from the last results.json; run nothing",
+    )
+    parser.add_argument(
+        "--no-install",
+        action="store_true",
+        help="do not pip-install the bench extra when something is missing",
+    )
     return parser.parse_args(argv)
 
 
@@ -71,16 +97,28 @@ def run_target(target, args, only: str, work: Path, charts_dir: Path) -> dict:
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
         # Console scripts (celery, procrastinate) put their own folder first on sys.path.
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])
+        ),
     }
     for system in ("triggerkit", "celery", "celery-results", "stamps"):
         target.flush(system)
     command = [
-        sys.executable, "-m", "bench.runner",
-        "--target-json", json.dumps(asdict(target)),
-        "--databases-json", json.dumps({name: url for name, url in zip(DATABASES, databases.values())}),
-        "--only", only, "--out", str(out), "--log-dir", str(log_dir),
-        "--charts-dir", str(charts_dir),
+        sys.executable,
+        "-m",
+        "bench.runner",
+        "--target-json",
+        json.dumps(asdict(target)),
+        "--databases-json",
+        json.dumps({name: url for name, url in zip(DATABASES, databases.values())}),
+        "--only",
+        only,
+        "--out",
+        str(out),
+        "--log-dir",
+        str(log_dir),
+        "--charts-dir",
+        str(charts_dir),
     ] + (["--quick"] if args.quick else [])
     started = time.monotonic()
     runner = subprocess.Popen(command, cwd=ROOT, env=env)
@@ -109,8 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     from bench import report, services
 
     report_path = Path(args.report)
-    charts_dir = Path(args.charts_dir) if args.charts_dir else report_path.parent / "benchmarks"
+    charts_dir = (
+        Path(args.charts_dir) if args.charts_dir else report_path.parent / "benchmarks"
+    )
     charts_dir.mkdir(parents=True, exist_ok=True)
+    if args.report_only:
+        return rewrite_report(report_path, charts_dir)
     targets = [name.strip() for name in args.targets.split(",") if name.strip()]
     all_results: dict[str, dict] = {}
     skipped: dict[str, str] = {}
@@ -119,11 +161,15 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         if "machine" in targets:
             target = services.machine_target(args.redis_db_base)
-            all_results["machine"] = run_target(target, args, args.only, work, charts_dir)
+            all_results["machine"] = run_target(
+                target, args, args.only, work, charts_dir
+            )
         if "embedded" in targets:
             only = ",".join(s for s in args.only.split(",") if s in EMBEDDED_SCENARIOS)
             skipped["embedded"] = (
-                "ran " + (only or "nothing") + "; the peers and the other scenarios ran on the machine's services only"
+                "ran "
+                + (only or "nothing")
+                + "; the peers and the other scenarios ran on the machine's services only"
             )
             try:
                 target = services.embedded_target(work / "var")
@@ -131,16 +177,44 @@ def main(argv: list[str] | None = None) -> int:
                 skipped["embedded"] = f"could not start the embedded servers: {exc}"
             else:
                 try:
-                    all_results["embedded"] = run_target(target, args, only, work, charts_dir)
+                    all_results["embedded"] = run_target(
+                        target, args, only, work, charts_dir
+                    )
                 finally:
                     services.stop_embedded()
     elapsed = time.monotonic() - started
     if args.merge:
         all_results = merge_earlier(all_results, charts_dir / "results.json")
-    report.write(all_results, skipped, report_path, charts_dir, elapsed, args.quick)
+    all_results["_meta"] = {"skipped": skipped, "elapsed": elapsed, "quick": args.quick}
     (charts_dir / "results.json").write_text(json.dumps(all_results, indent=1))
+    meta = all_results.pop("_meta")
+    report.write(
+        all_results, meta["skipped"], report_path, charts_dir, elapsed, args.quick
+    )
     print(f"wrote {report_path} and {charts_dir}/ in {elapsed:.0f}s")
     return 1 if any("error" in result for result in all_results.values()) else 0
+
+
+def rewrite_report(report_path: Path, charts_dir: Path) -> int:
+    from bench import report
+
+    results = json.loads((charts_dir / "results.json").read_text())
+    meta = results.pop("_meta", {})
+    # The first run's duration: merges keep each target's own `seconds`.
+    elapsed = sum(r.get("seconds", 0) for r in results.values()) or meta.get(
+        "elapsed", 0
+    )
+    skipped = meta.get("skipped") or {}
+    if "embedded" in results and "embedded" not in skipped:
+        ran = [name for name in SCENARIOS if name in results["embedded"]]
+        skipped["embedded"] = (
+            f"ran {','.join(ran)}; the peers and the other scenarios ran on the machine's services only"
+        )
+    report.write(
+        results, skipped, report_path, charts_dir, elapsed, meta.get("quick", False)
+    )
+    print(f"rewrote {report_path} from {charts_dir / 'results.json'}")
+    return 0
 
 
 def merge_earlier(fresh: dict, path: Path) -> dict:
@@ -150,13 +224,17 @@ def merge_earlier(fresh: dict, path: Path) -> dict:
     from bench import SCENARIOS
 
     merged = json.loads(path.read_text())
+    merged.pop("_meta", None)
     for target, results in fresh.items():
         old = merged.setdefault(target, {})
-        ran = [name for name in SCENARIOS if name in results]
+        earlier = old.get("rerun", {}).get("scenarios", [])
+        ran = [name for name in SCENARIOS if name in results or name in earlier]
         kept = [name for name in SCENARIOS if name in old and name not in ran]
-        for name in ran:
+        for name in (name for name in ran if name in results):
             old[name] = results[name]
-            old.setdefault("timings", {})[name] = results.get("timings", {}).get(name, {})
+            old.setdefault("timings", {})[name] = results.get("timings", {}).get(
+                name, {}
+            )
         old["rerun"] = {"scenarios": ran, "kept_from_earlier_run": kept}
     return merged
 

@@ -19,7 +19,10 @@ class Api:
     def __init__(self, base_url: str, secret_key: str) -> None:
         self.client = httpx.Client(
             base_url=base_url,
-            headers={"Authorization": f"Bearer {secret_key}", "x-trigger-api-version": "2025-07-16"},
+            headers={
+                "Authorization": f"Bearer {secret_key}",
+                "x-trigger-api-version": "2025-07-16",
+            },
             timeout=REQUEST_TIMEOUT_SECONDS,
         )
 
@@ -43,11 +46,19 @@ class Api:
         """Trigger one run per payload with the two-phase batch API; return the batch id."""
         created = checked(
             self.client.post(
-                "/api/v3/batches", json={"runCount": len(payloads), "taskIdentifiers": [task]}
+                "/api/v3/batches",
+                json={"runCount": len(payloads), "taskIdentifiers": [task]},
             )
         )
         lines = "\n".join(
-            json.dumps({"index": index, "task": task, "payload": payload, "options": options or {}})
+            json.dumps(
+                {
+                    "index": index,
+                    "task": task,
+                    "payload": payload,
+                    "options": options or {},
+                }
+            )
             for index, payload in enumerate(payloads)
         )
         sealed = checked(
@@ -61,7 +72,9 @@ class Api:
             raise ApiError(f"batch {created['id']} was not sealed: {sealed}")
         return created["id"]
 
-    def timed_get(self, path: str, params: dict | None = None, **kwargs) -> tuple[float, httpx.Response]:
+    def timed_get(
+        self, path: str, params: dict | None = None, **kwargs
+    ) -> tuple[float, httpx.Response]:
         started = time.perf_counter()
         response = self.client.get(path, params=params, **kwargs)
         return time.perf_counter() - started, response
@@ -69,6 +82,8 @@ class Api:
 
 def checked(response: httpx.Response) -> dict:
     if response.status_code >= 300:
-        raise ApiError(f"{response.request.method} {response.request.url.path}: "
-                       f"{response.status_code} {response.text[:300]}")
+        raise ApiError(
+            f"{response.request.method} {response.request.url.path}: "
+            f"{response.status_code} {response.text[:300]}"
+        )
     return response.json()

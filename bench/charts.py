@@ -16,8 +16,12 @@ def draw(results: dict, out: Path) -> dict[str, str]:
         return {"_skipped": "matplotlib is not installed (pip install -e '.[bench]')"}
     drawn = {}
     for name, function in (
-        ("trigger", trigger), ("throughput", throughput), ("latency", latency),
-        ("runs_list", runs_list), ("memory", memory), ("payloads", payloads),
+        ("trigger", trigger),
+        ("throughput", throughput),
+        ("latency", latency),
+        ("runs_list", runs_list),
+        ("memory", memory),
+        ("payloads", payloads),
     ):
         try:
             figure = function(plt, results)
@@ -34,7 +38,10 @@ def draw(results: dict, out: Path) -> dict[str, str]:
 
 
 def bars(ax, labels, medians, lows, highs, color="#4878a8"):
-    errors = [[m - lo for m, lo in zip(medians, lows)], [hi - m for m, hi in zip(medians, highs)]]
+    errors = [
+        [m - lo for m, lo in zip(medians, lows)],
+        [hi - m for m, hi in zip(medians, highs)],
+    ]
     ax.bar(labels, medians, yerr=errors, capsize=4, color=color)
 
 
@@ -43,7 +50,11 @@ def spread_of(spread: dict) -> tuple[float, float, float]:
 
 
 def trigger(plt, results):
-    rows = [(name, r["trigger"]) for name, r in results.items() if r.get("trigger") and "error" not in r["trigger"]]
+    rows = [
+        (name, r["trigger"])
+        for name, r in results.items()
+        if r.get("trigger") and "error" not in r["trigger"]
+    ]
     if not rows:
         return None
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.5))
@@ -73,8 +84,9 @@ def compare_rows(results):
 
 
 def short(name: str) -> str:
-    return name.replace("Celery + django-celery-results", "Celery +\ndj-celery-results").replace(
-        "Celery (no results)", "Celery\n(no results)")
+    return name.replace(
+        "Celery + django-celery-results", "Celery +\ndj-celery-results"
+    ).replace("Celery (no results)", "Celery\n(no results)")
 
 
 def throughput(plt, results):
@@ -111,7 +123,14 @@ def latency(plt, results):
 
 
 def runs_list(plt, results):
-    data = next((r["list"] for r in results.values() if r.get("list") and "error" not in r["list"]), None)
+    data = next(
+        (
+            r["list"]
+            for r in results.values()
+            if r.get("list") and "error" not in r["list"]
+        ),
+        None,
+    )
     if data is None:
         return None
     labels = [label.replace("status ", "").replace(", ", "\n") for label in data["api"]]
@@ -152,12 +171,23 @@ def memory(plt, results):
 
 
 def payloads(plt, results):
-    data = next((r["payloads"] for r in results.values() if r.get("payloads") and "error" not in r["payloads"]), None)
+    data = next(
+        (
+            r["payloads"]
+            for r in results.values()
+            if r.get("payloads") and "error" not in r["payloads"]
+        ),
+        None,
+    )
     if data is None:
         return None
     figure, ax = plt.subplots(figsize=(6, 3.5))
     labels = list(data["sizes"])
-    ax.bar(labels, [item["latency"]["p50_ms"] for item in data["sizes"].values()], color="#4878a8")
+    ax.bar(
+        labels,
+        [item["latency"]["p50_ms"] for item in data["sizes"].values()],
+        color="#4878a8",
+    )
     ax.set_ylabel("trigger p50, ms")
     ax.set_title("Trigger latency by payload size")
     return figure

@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_MODULES = ("matplotlib", "procrastinate", "django_celery_results", "pyinstrument", "psutil")
+BENCH_MODULES = (
+    "matplotlib",
+    "procrastinate",
+    "django_celery_results",
+    "pyinstrument",
+    "psutil",
+)
 
 
 def missing_modules() -> list[str]:
@@ -21,5 +27,6 @@ def ensure_installed() -> None:
         return
     print(f"installing the bench extra (missing: {', '.join(missing)})", flush=True)
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "-e", f"{ROOT}[bench]"], check=True
+        [sys.executable, "-m", "pip", "install", "-q", "-e", f"{ROOT}[bench]"],
+        check=True,
     )

@@ -73,7 +73,9 @@ class Processes:
     log_dir: Path
     running: list[Process] = field(default_factory=list)
 
-    def spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> Process:
+    def spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> Process:
         log_path = self.log_dir / f"{name}.log"
         popen = subprocess.Popen(
             args,
@@ -100,13 +102,27 @@ class Processes:
 
 def celery_worker_args(app: str, queue: str, concurrency: int, name: str) -> list[str]:
     return [
-        str(BIN / "celery"), "-A", app, "worker", "-l", "warning",
-        "-c", str(concurrency), "-Q", queue, "-n", f"{name}@%h",
-        "--without-mingle", "--without-gossip", "--without-heartbeat",
+        str(BIN / "celery"),
+        "-A",
+        app,
+        "worker",
+        "-l",
+        "warning",
+        "-c",
+        str(concurrency),
+        "-Q",
+        queue,
+        "-n",
+        f"{name}@%h",
+        "--without-mingle",
+        "--without-gossip",
+        "--without-heartbeat",
     ]
 
 
-def wait_for(check, process: Process, what: str, timeout: float = START_TIMEOUT_SECONDS):
+def wait_for(
+    check, process: Process, what: str, timeout: float = START_TIMEOUT_SECONDS
+):
     """Return check()'s first truthy value; fail if the process dies or time runs out."""
     deadline = time.monotonic() + timeout
     while True:
@@ -115,7 +131,9 @@ def wait_for(check, process: Process, what: str, timeout: float = START_TIMEOUT_
             return value
         process.check()
         if time.monotonic() > deadline:
-            raise ProcessError(f"{what} not reached in {timeout}s:\n{process.log_tail()}")
+            raise ProcessError(
+                f"{what} not reached in {timeout}s:\n{process.log_tail()}"
+            )
         time.sleep(0.05)
 
 
@@ -192,7 +210,9 @@ def postgres_backends(database_names: set[str]) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["name", "cmdline"]):
         cmdline = " ".join(process.info.get("cmdline") or [])
-        if cmdline.startswith("postgres:") and any(f" {name} " in cmdline for name in database_names):
+        if cmdline.startswith("postgres:") and any(
+            f" {name} " in cmdline for name in database_names
+        ):
             found.append(process)
     return found
 
@@ -224,7 +244,9 @@ class CpuMeter:
     def __enter__(self) -> Self:
         self.started = time.monotonic()
         self.machine_before = psutil.cpu_times()
-        self.before = {name: self.cpu_seconds(get()) for name, get in self.groups.items()}
+        self.before = {
+            name: self.cpu_seconds(get()) for name, get in self.groups.items()
+        }
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -13,7 +13,10 @@ from pathlib import Path
 from django.test import Client
 
 CATEGORIES = (
-    ("PostgreSQL round trips (psycopg)", ("/psycopg/", "/psycopg_binary/", "psycopg_c")),
+    (
+        "PostgreSQL round trips (psycopg)",
+        ("/psycopg/", "/psycopg_binary/", "psycopg_c"),
+    ),
     ("Django ORM and SQL compiler", ("/django/db/",)),
     ("API layer (ninja, pydantic)", ("/ninja/", "/pydantic/", "/pydantic_core/")),
     ("broker publish (kombu, celery, redis)", ("/kombu/", "/celery/", "/redis/")),
@@ -58,11 +61,19 @@ def profile_trigger(environment, secret_key: str, count: int, out: Path) -> dict
     from pyinstrument import Profiler
 
     client = Client()
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {secret_key}", "HTTP_X_TRIGGER_API_VERSION": "2025-07-16"}
+    auth = {
+        "HTTP_AUTHORIZATION": f"Bearer {secret_key}",
+        "HTTP_X_TRIGGER_API_VERSION": "2025-07-16",
+    }
     body = json.dumps({"payload": {"i": 1}})
 
     def trigger() -> None:
-        client.post("/api/v1/tasks/bench-noop/trigger", body, content_type="application/json", **auth)
+        client.post(
+            "/api/v1/tasks/bench-noop/trigger",
+            body,
+            content_type="application/json",
+            **auth,
+        )
 
     trigger()
     profiler = Profiler(interval=0.0005)
@@ -78,17 +89,27 @@ def profile_batch(secret_key: str, count: int, out: Path) -> dict:
     from pyinstrument import Profiler
 
     client = Client()
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {secret_key}", "HTTP_X_TRIGGER_API_VERSION": "2025-07-16"}
+    auth = {
+        "HTTP_AUTHORIZATION": f"Bearer {secret_key}",
+        "HTTP_X_TRIGGER_API_VERSION": "2025-07-16",
+    }
     lines = "\n".join(
-        json.dumps({"index": i, "task": "bench-noop", "payload": {"i": i}}) for i in range(1000)
+        json.dumps({"index": i, "task": "bench-noop", "payload": {"i": i}})
+        for i in range(1000)
     )
 
     def batch() -> None:
         created = client.post(
-            "/api/v3/batches", {"runCount": 1000}, content_type="application/json", **auth
+            "/api/v3/batches",
+            {"runCount": 1000},
+            content_type="application/json",
+            **auth,
         ).json()
         client.post(
-            f"/api/v3/batches/{created['id']}/items", lines, content_type="application/x-ndjson", **auth
+            f"/api/v3/batches/{created['id']}/items",
+            lines,
+            content_type="application/x-ndjson",
+            **auth,
         )
 
     batch()
@@ -114,7 +135,9 @@ def profile_worker(environment, count: int, out: Path) -> dict:
         for _ in range(chunk):
             engine.trigger_run(environment, "bench-noop", TriggerSpec(payload="{}"))
         ids = list(
-            Run.objects.filter(environment=environment, status="DEQUEUED").values_list("pk", flat=True)
+            Run.objects.filter(environment=environment, status="DEQUEUED").values_list(
+                "pk", flat=True
+            )
         )
         profiler.start()
         for run_id in ids:

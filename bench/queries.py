@@ -16,7 +16,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 SQL_PREVIEW_CHARS = 150
-SAVEPOINT = re.compile(r"^(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)", re.IGNORECASE)
+SAVEPOINT = re.compile(
+    r"^(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)", re.IGNORECASE
+)
 DISPATCH_MARK = "pg_advisory_xact_lock"
 API_HEADERS = {"HTTP_X_TRIGGER_API_VERSION": "2025-07-16"}
 TRIGGER_REQUEST = "trigger request (HTTP API, all of it)"
@@ -42,9 +44,14 @@ def split_dispatch(captured: CaptureQueriesContext) -> tuple[list[str], list[str
     return statements, []
 
 
-def record(counts: dict, name: str, captured: CaptureQueriesContext, dispatch_name: str = "") -> None:
-    own, dispatch = split_dispatch(captured) if dispatch_name else (
-        [query["sql"] for query in captured.captured_queries], [])
+def record(
+    counts: dict, name: str, captured: CaptureQueriesContext, dispatch_name: str = ""
+) -> None:
+    own, dispatch = (
+        split_dispatch(captured)
+        if dispatch_name
+        else ([query["sql"] for query in captured.captured_queries], [])
+    )
     counts[name] = describe(own)
     if dispatch_name:
         counts[dispatch_name] = describe(dispatch)
@@ -61,7 +68,10 @@ def count_queries(environment, secret_key: str) -> dict:
 
     def trigger_over_api() -> str:
         response = client.post(
-            "/api/v1/tasks/bench-noop/trigger", {"payload": {}}, content_type="application/json", **auth
+            "/api/v1/tasks/bench-noop/trigger",
+            {"payload": {}},
+            content_type="application/json",
+            **auth,
         )
         return json.loads(response.content)["id"]
 
@@ -73,9 +83,15 @@ def count_queries(environment, secret_key: str) -> dict:
     record(counts, TRIGGER_REQUEST, captured)
 
     with CaptureQueriesContext(connection) as captured:
-        run = engine.trigger_run(environment, "bench-noop", TriggerSpec(payload="{}")).run
-    record(counts, "trigger_run (engine: QUEUED)", captured,
-           "dispatch pass after a trigger (QUEUED → DEQUEUED)")
+        run = engine.trigger_run(
+            environment, "bench-noop", TriggerSpec(payload="{}")
+        ).run
+    record(
+        counts,
+        "trigger_run (engine: QUEUED)",
+        captured,
+        "dispatch pass after a trigger (QUEUED → DEQUEUED)",
+    )
 
     with CaptureQueriesContext(connection) as captured:
         engine.dispatch(environment.pk)
@@ -87,18 +103,32 @@ def count_queries(environment, secret_key: str) -> dict:
 
     with CaptureQueriesContext(connection) as captured:
         engine.complete_attempt(started.attempt, "null", "application/json", [])
-    record(counts, "complete_attempt (EXECUTING → COMPLETED)", captured,
-           "dispatch pass after a completion")
+    record(
+        counts,
+        "complete_attempt (EXECUTING → COMPLETED)",
+        captured,
+        "dispatch pass after a completion",
+    )
 
     with CaptureQueriesContext(connection) as captured:
         worker.execute(api_run_id)
     record(counts, WORKER_RUN, captured)
 
-    lines = "\n".join(json.dumps({"index": i, "task": "bench-noop", "payload": {}}) for i in range(1000))
-    response = client.post("/api/v3/batches", {"runCount": 1000}, content_type="application/json", **auth)
+    lines = "\n".join(
+        json.dumps({"index": i, "task": "bench-noop", "payload": {}})
+        for i in range(1000)
+    )
+    response = client.post(
+        "/api/v3/batches", {"runCount": 1000}, content_type="application/json", **auth
+    )
     batch_id = json.loads(response.content)["id"]
     with CaptureQueriesContext(connection) as captured:
-        client.post(f"/api/v3/batches/{batch_id}/items", lines, content_type="application/x-ndjson", **auth)
+        client.post(
+            f"/api/v3/batches/{batch_id}/items",
+            lines,
+            content_type="application/x-ndjson",
+            **auth,
+        )
     record(counts, "batch items request, 1,000 runs (HTTP API, all of it)", captured)
     return counts
 
@@ -109,6 +139,7 @@ def per_run_total(counts: dict) -> int:
 
 
 # Index write cost ------------------------------------------------------------------
+
 
 def redundant_indexes(cursor) -> list[dict]:
     """Indexes of runs_run another index makes useless, each with the reason."""
@@ -123,8 +154,14 @@ def redundant_indexes(cursor) -> list[dict]:
         if unique:
             continue
         if opclass:
-            found.append({"index": name, "reason": "varchar_pattern_ops copy for LIKE 'x%'; "
-                          "no query filters these ids by prefix", "definition": indexes[name]})
+            found.append(
+                {
+                    "index": name,
+                    "reason": "varchar_pattern_ops copy for LIKE 'x%'; "
+                    "no query filters these ids by prefix",
+                    "definition": indexes[name],
+                }
+            )
             continue
         # Unique indexes first: they stay, so they are the best cover to name.
         others = sorted(parsed.items(), key=lambda item: (not item[1][3], item[0]))
@@ -137,15 +174,21 @@ def redundant_indexes(cursor) -> list[dict]:
                 o_columns == columns and (o_predicate is not None or other < name)
             )
             if predicate is None and covers and usable and longer_or_first:
-                found.append({"index": name, "reason": f"its columns lead {other}",
-                              "definition": indexes[name]})
+                found.append(
+                    {
+                        "index": name,
+                        "reason": f"its columns lead {other}",
+                        "definition": indexes[name],
+                    }
+                )
                 break
     return found
 
 
 def parse_index(definition: str) -> tuple[str, list[str], str | None, bool, bool]:
     match = re.match(
-        r"CREATE (UNIQUE )?INDEX \S+ ON \S+ USING (\w+) \((.*?)\)( WHERE (.*))?$", definition
+        r"CREATE (UNIQUE )?INDEX \S+ ON \S+ USING (\w+) \((.*?)\)( WHERE (.*))?$",
+        definition,
     )
     if match is None:
         return "unknown", [], None, True, False
@@ -156,64 +199,83 @@ def parse_index(definition: str) -> tuple[str, list[str], str | None, bool, bool
 
 
 def index_write_cost(environment, rows: int) -> dict:
-    """Time single-row inserts into a copy of runs_run, with and without redundant indexes."""
+    """Single-row inserts into two copies of runs_run: every index, and without the redundant.
+
+    Inserts alternate between the copies, so drift in the machine's load hits
+    both alike; index bytes per row are reported too, as they do not depend on
+    load at all.
+    """
+    import statistics
     import time
 
+    from runs.engine import TriggerSpec, trigger_run
     from runs.models import Run
 
+    run = trigger_run(environment, "bench-noop", TriggerSpec(payload="{}")).run
+    template = Run.objects.filter(pk=run.pk).values().first()
     with connection.cursor() as cursor:
         redundant = redundant_indexes(cursor)
-        cursor.execute("DROP TABLE IF EXISTS bench_run_copy")
-        cursor.execute("CREATE TABLE bench_run_copy (LIKE runs_run INCLUDING ALL)")
-        cursor.execute(
-            "SELECT count(*) FROM pg_indexes WHERE tablename = 'bench_run_copy'"
-        )
-        all_indexes = cursor.fetchone()[0]
-        from runs.engine import TriggerSpec, trigger_run
-
-        run = trigger_run(environment, "bench-noop", TriggerSpec(payload="{}")).run
-        template = Run.objects.filter(pk=run.pk).values().first()
         cursor.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'runs_run' "
             "AND table_schema = current_schema() AND is_generated = 'NEVER'"
         )
         writable = {row[0] for row in cursor.fetchall()}
         columns = [name for name in template if name in writable]
-
-        def insert_rows(tag: str) -> float:
-            started = time.perf_counter()
-            for number in range(rows):
-                values = {**template, "id": f"{tag}{number:08d}"}
-                cursor.execute(
-                    f"INSERT INTO bench_run_copy ({', '.join(columns)}) VALUES "
-                    f"({', '.join(['%s'] * len(columns))})",
-                    [adapt(values[name]) for name in columns],
-                )
-            return (time.perf_counter() - started) / rows
-
-        insert_rows("w")  # warm the cache and the plan
-        cursor.execute("TRUNCATE bench_run_copy")
-        with_all = insert_rows("a")
-        cursor.execute("TRUNCATE bench_run_copy")
-        for name in copy_index_names(cursor, [item["definition"] for item in redundant]):
+        for table in COPIES:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+            cursor.execute(f"CREATE TABLE {table} (LIKE runs_run INCLUDING ALL)")
+        for name in copy_index_names(
+            cursor, "bench_run_lean", [i["definition"] for i in redundant]
+        ):
             cursor.execute(f'DROP INDEX "{name}"')
-        without = insert_rows("b")
-        cursor.execute("DROP TABLE bench_run_copy")
+
+        timings: dict[str, list[float]] = {table: [] for table in COPIES}
+        for number in range(rows):
+            for table in COPIES:
+                values = [
+                    adapt({**template, "id": f"c{number:09d}"}[name])
+                    for name in columns
+                ]
+                started = time.perf_counter()
+                cursor.execute(
+                    f"INSERT INTO {table} ({', '.join(columns)}) "
+                    f"VALUES ({', '.join(['%s'] * len(columns))})",
+                    values,
+                )
+                timings[table].append(time.perf_counter() - started)
+        shape = {}
+        for table in COPIES:
+            cursor.execute(
+                "SELECT count(*), pg_indexes_size(%s::regclass) FROM pg_indexes WHERE tablename = %s",
+                [table, table],
+            )
+            count, size = cursor.fetchone()
+            shape[table] = {
+                "indexes": count,
+                "insert_ms_median": round(statistics.median(timings[table]) * 1000, 3),
+                "index_bytes_per_row": round(size / rows),
+            }
+            cursor.execute(f"DROP TABLE {table}")
     return {
         "rows": rows,
-        "indexes": all_indexes,
         "redundant": redundant,
-        "insert_ms_all_indexes": round(with_all * 1000, 3),
-        "insert_ms_without_redundant": round(without * 1000, 3),
+        "all": shape["bench_run_all"],
+        "lean": shape["bench_run_lean"],
     }
 
 
-def copy_index_names(cursor, definitions: list[str]) -> list[str]:
+COPIES = ("bench_run_all", "bench_run_lean")
+
+
+def copy_index_names(cursor, table: str, definitions: list[str]) -> list[str]:
     """One index of the copy per given runs_run definition (same method, columns, predicate)."""
     cursor.execute(
-        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'bench_run_copy'"
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", [table]
     )
-    available = [(name, definition.split(" USING ", 1)[1]) for name, definition in cursor.fetchall()]
+    available = [
+        (name, definition.split(" USING ", 1)[1])
+        for name, definition in cursor.fetchall()
+    ]
     names = []
     for definition in definitions:
         shape = definition.split(" USING ", 1)[1]

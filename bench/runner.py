@@ -97,12 +97,21 @@ def create_project(name: str):
     from runs import engine, worker
 
     project = create_project(name, name)
-    environments = {env.kind: env for env in Environment.objects.filter(project=project)}
-    definitions = [worker.definition_of(task) for task in worker.load_task_modules().values()]
+    environments = {
+        env.kind: env for env in Environment.objects.filter(project=project)
+    }
+    definitions = [
+        worker.definition_of(task) for task in worker.load_task_modules().values()
+    ]
     engine.register_tasks(definitions, list(environments.values()))
     production = environments[EnvironmentKind.PRODUCTION]
     staging = environments[EnvironmentKind.STAGING]
-    return production, create_api_key(production)[1], staging, create_api_key(staging)[1]
+    return (
+        production,
+        create_api_key(production)[1],
+        staging,
+        create_api_key(staging)[1],
+    )
 
 
 def machine_facts() -> dict:
@@ -173,8 +182,12 @@ def run(ctx: Context, only: list[str]) -> None:
         if ctx.target.name == "machine":
             systems += [
                 CeleryPlain(ctx.target, ctx.processes),
-                CeleryResults(ctx.target, ctx.processes, ctx.databases["bench_celery_results"]),
-                Procrastinate(ctx.target, ctx.processes, ctx.databases["bench_procrastinate"]),
+                CeleryResults(
+                    ctx.target, ctx.processes, ctx.databases["bench_celery_results"]
+                ),
+                Procrastinate(
+                    ctx.target, ctx.processes, ctx.databases["bench_procrastinate"]
+                ),
             ]
         return scenarios.compare(ctx, systems)
 
@@ -188,12 +201,22 @@ def run(ctx: Context, only: list[str]) -> None:
 
         calls = ctx.size("profile_calls")
         return {
-            "batch": profile_batch(ctx.secret_key, ctx.size("profile_batches"),
-                                   ctx.charts_dir / f"profile-batch-{ctx.target.name}.txt"),
-            "trigger": profile_trigger(ctx.environment, ctx.secret_key, calls,
-                                       ctx.charts_dir / f"profile-trigger-{ctx.target.name}.txt"),
-            "worker": profile_worker(ctx.environment, calls,
-                                     ctx.charts_dir / f"profile-worker-{ctx.target.name}.txt"),
+            "batch": profile_batch(
+                ctx.secret_key,
+                ctx.size("profile_batches"),
+                ctx.charts_dir / f"profile-batch-{ctx.target.name}.txt",
+            ),
+            "trigger": profile_trigger(
+                ctx.environment,
+                ctx.secret_key,
+                calls,
+                ctx.charts_dir / f"profile-trigger-{ctx.target.name}.txt",
+            ),
+            "worker": profile_worker(
+                ctx.environment,
+                calls,
+                ctx.charts_dir / f"profile-worker-{ctx.target.name}.txt",
+            ),
         }
 
     scenario("profiles", profiles)
@@ -202,11 +225,16 @@ def run(ctx: Context, only: list[str]) -> None:
         seeded = runs_list.seed_history(history_env, ctx.size("list_runs"))
         result = runs_list.runs_list(ctx, history_env, history_key)
         result["seed"] = seeded
-        result["queries_at_size"] = queries.count_queries(ctx.environment, ctx.secret_key)
+        result["queries_at_size"] = queries.count_queries(
+            ctx.environment, ctx.secret_key
+        )
         return result
 
     scenario("list", listing)
-    scenario("indexes", lambda: queries.index_write_cost(ctx.environment, ctx.size("index_rows")))
+    scenario(
+        "indexes",
+        lambda: queries.index_write_cost(ctx.environment, ctx.size("index_rows")),
+    )
     api.close()
 
 

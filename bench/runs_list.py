@@ -29,7 +29,10 @@ FILTERS = {
     f"task {seed.RARE_TASK} (0.1 %)": {"filter[taskIdentifier]": seed.RARE_TASK},
     "tag customer-42 (0.1 %)": {"filter[tag]": "customer-42"},
     "tag plan-1 (33 %)": {"filter[tag]": "plan-1"},
-    "status FAILED + task task-7 (1 %)": {"filter[status]": "FAILED", "filter[taskIdentifier]": "task-7"},
+    "status FAILED + task task-7 (1 %)": {
+        "filter[status]": "FAILED",
+        "filter[taskIdentifier]": "task-7",
+    },
 }
 EXPLAIN_SLOWEST = 3
 
@@ -38,7 +41,9 @@ def seed_history(environment, count: int) -> dict:
     from runs.models import Queue
 
     queues = [
-        Queue.objects.get_or_create(environment=environment, name=f"task/task-{n}")[0].pk
+        Queue.objects.get_or_create(environment=environment, name=f"task/task-{n}")[
+            0
+        ].pk
         for n in range(3)
     ]
     started = time.perf_counter()
@@ -66,9 +71,14 @@ def runs_list(ctx, environment, secret_key: str) -> dict:
             for _ in range(requests):
                 elapsed, response = api.timed_get("/api/v1/runs", query)
                 if response.status_code != 200:
-                    raise RuntimeError(f"{label} {page}: {response.status_code} {response.text[:200]}")
+                    raise RuntimeError(
+                        f"{label} {page}: {response.status_code} {response.text[:200]}"
+                    )
                 times.append(elapsed)
-            results[f"{label}, {page}"] = {"params": query, "latency": latency_summary(times)}
+            results[f"{label}, {page}"] = {
+                "params": query,
+                "latency": latency_summary(times),
+            }
     api.close()
     return {
         "requests_each": requests,
@@ -115,11 +125,19 @@ def dashboard(ctx, environment, requests: int) -> dict:
     client.force_login(user)
     cookie = client.cookies["sessionid"].value
     results, path = {}, runs_page_path(environment)
-    with httpx.Client(base_url=ctx.base_url, cookies={"sessionid": cookie}, timeout=120,
-                      follow_redirects=True) as http:
+    with httpx.Client(
+        base_url=ctx.base_url,
+        cookies={"sessionid": cookie},
+        timeout=120,
+        follow_redirects=True,
+    ) as http:
         landing = http.get(path)
         if landing.status_code != 200 or "/login" in str(landing.url):
-            return {"rendered": False, "status": landing.status_code, "path": str(landing.url)}
+            return {
+                "rendered": False,
+                "status": landing.status_code,
+                "path": str(landing.url),
+            }
         path = landing.url.path
         for label, params in DASHBOARD_FILTERS.items():
             pages = {"first page": dict(params)}
@@ -134,7 +152,9 @@ def dashboard(ctx, environment, requests: int) -> dict:
                     response = http.get(path, params=query)
                     times.append(time.perf_counter() - began)
                 results[f"{label}, {page}"] = {
-                    "params": query, "status": response.status_code, "latency": latency_summary(times)
+                    "params": query,
+                    "status": response.status_code,
+                    "latency": latency_summary(times),
                 }
     return {"rendered": True, "path": path, "pages": results}
 
@@ -151,8 +171,12 @@ def runs_page_path(environment) -> str:
 def dashboard_far_cursor(http, path: str, params: dict) -> tuple[str | None, int]:
     cursor, page = None, 1
     while page < FAR_PAGE:
-        response = http.get(path, params={**params, **({"after": cursor} if cursor else {})})
-        links = [found for found in OLDER_LINK.findall(response.text) if found != cursor]
+        response = http.get(
+            path, params={**params, **({"after": cursor} if cursor else {})}
+        )
+        links = [
+            found for found in OLDER_LINK.findall(response.text) if found != cursor
+        ]
         if response.status_code != 200 or not links:
             break
         cursor, page = links[-1], page + 1
@@ -161,19 +185,26 @@ def dashboard_far_cursor(http, path: str, params: dict) -> tuple[str | None, int
 
 def explain_slowest(results: dict, secret_key: str) -> list[dict]:
     """EXPLAIN ANALYZE the runs_run queries of the slowest list requests."""
-    slowest = sorted(results.items(), key=lambda item: -item[1]["latency"]["p95_ms"])[:EXPLAIN_SLOWEST]
+    slowest = sorted(results.items(), key=lambda item: -item[1]["latency"]["p95_ms"])[
+        :EXPLAIN_SLOWEST
+    ]
     client = Client()
     evidence = []
     for label, result in slowest:
         with CaptureQueriesContext(connection) as captured:
-            client.get("/api/v1/runs", result["params"], HTTP_AUTHORIZATION=f"Bearer {secret_key}")
+            client.get(
+                "/api/v1/runs",
+                result["params"],
+                HTTP_AUTHORIZATION=f"Bearer {secret_key}",
+            )
         for query in captured.captured_queries:
             sql = query["sql"]
-            if "FROM \"runs_run\"" not in sql or not sql.lstrip().upper().startswith("SELECT"):
+            if 'FROM "runs_run"' not in sql or not sql.lstrip().upper().startswith(
+                "SELECT"
+            ):
                 continue
             with connection.cursor() as cursor:
                 cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
                 plan = [row[0] for row in cursor.fetchall()]
             evidence.append({"request": label, "sql": sql, "plan": plan})
     return evidence
-

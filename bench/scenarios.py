@@ -48,7 +48,11 @@ def cpu_groups(ctx, *processes) -> dict:
 
 
 def trigger_api(ctx) -> dict:
-    seconds, repeats, batches = ctx.size("trigger_seconds"), ctx.size("repeats"), ctx.size("batches")
+    seconds, repeats, batches = (
+        ctx.size("trigger_seconds"),
+        ctx.size("repeats"),
+        ctx.size("batches"),
+    )
     runs = []
     with MemorySampler(ctx.web) as web_peak:
         for _ in range(repeats):
@@ -66,10 +70,14 @@ def trigger_api(ctx) -> dict:
         "clients": TRIGGER_CLIENTS,
         "seconds_per_repeat": seconds,
         "repeats": runs,
-        "single_runs_per_second": over_repeats([r["single"] for r in runs], "runs_per_second"),
+        "single_runs_per_second": over_repeats(
+            [r["single"] for r in runs], "runs_per_second"
+        ),
         "single_p50_ms": over_repeats([r["single"]["latency"] for r in runs], "p50_ms"),
         "single_p99_ms": over_repeats([r["single"]["latency"] for r in runs], "p99_ms"),
-        "batch_runs_per_second": over_repeats([r["batch"] for r in runs], "runs_per_second"),
+        "batch_runs_per_second": over_repeats(
+            [r["batch"] for r in runs], "runs_per_second"
+        ),
         "batch_p50_ms": over_repeats([r["batch"]["latency"] for r in runs], "p50_ms"),
         "batch_p99_ms": over_repeats([r["batch"]["latency"] for r in runs], "p99_ms"),
         "web_peak_memory": web_peak.peak.as_dict() if web_peak.peak else None,
@@ -81,7 +89,10 @@ def single_triggers(ctx, seconds: float) -> dict:
     latencies: list[list[float]] = [[] for _ in range(TRIGGER_CLIENTS)]
     errors = [0] * TRIGGER_CLIENTS
     # Every client warms its connection first; the window opens once all are ready.
-    ready, go = threading.Barrier(TRIGGER_CLIENTS + 1), threading.Barrier(TRIGGER_CLIENTS + 1)
+    ready, go = (
+        threading.Barrier(TRIGGER_CLIENTS + 1),
+        threading.Barrier(TRIGGER_CLIENTS + 1),
+    )
     window: dict[str, float] = {}
 
     def client(number: int) -> None:
@@ -99,7 +110,9 @@ def single_triggers(ctx, seconds: float) -> dict:
             latencies[number].append(time.perf_counter() - began)
         api.close()
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(TRIGGER_CLIENTS)]
+    threads = [
+        threading.Thread(target=client, args=(n,)) for n in range(TRIGGER_CLIENTS)
+    ]
     for thread in threads:
         thread.start()
     ready.wait()
@@ -156,15 +169,23 @@ def payloads(ctx) -> dict:
             began = time.perf_counter()
             run_id = api.trigger_raw("bench-noop", body)
             latencies.append(time.perf_counter() - began)
-        stored_as = Run.objects.filter(pk=run_id).values_list("payload_type", flat=True).first()
+        stored_as = (
+            Run.objects.filter(pk=run_id).values_list("payload_type", flat=True).first()
+        )
         results[label] = {
             "bytes": size,
             "latency": latency_summary(latencies),
-            "stored": "object store" if stored_as == "application/store" else "inline in PostgreSQL",
+            "stored": "object store"
+            if stored_as == "application/store"
+            else "inline in PostgreSQL",
         }
     api.close()
     ctx.reset_runs()
-    return {"requests_per_size": requests, "sizes": results, "storage": payload_storage()}
+    return {
+        "requests_per_size": requests,
+        "sizes": results,
+        "storage": payload_storage(),
+    }
 
 
 def payload_storage() -> str:
@@ -174,7 +195,11 @@ def payload_storage() -> str:
     threshold = getattr(settings, "TRIGGERKIT_OFFLOAD_THRESHOLD_BYTES", None)
     if threshold is None:
         return "no object-store offload in this build: every payload is stored inline in PostgreSQL"
-    store = "S3" if getattr(settings, "TRIGGERKIT_S3_BUCKET", None) else "the local folder store (the default)"
+    store = (
+        "S3"
+        if getattr(settings, "TRIGGERKIT_S3_BUCKET", None)
+        else "the local folder store (the default)"
+    )
     return f"payloads over {threshold:,} bytes go to {store}"
 
 
@@ -183,7 +208,11 @@ def payload_storage() -> str:
 
 def compare(ctx, systems: list[System]) -> dict:
     """Latency on an idle system, then n no-op runs, for each system, repeats interleaved."""
-    repeats, count, samples = ctx.size("compare_repeats"), ctx.size("noop_runs"), ctx.size("latency_samples")
+    repeats, count, samples = (
+        ctx.size("compare_repeats"),
+        ctx.size("noop_runs"),
+        ctx.size("latency_samples"),
+    )
     results: dict[str, dict[str, Any]] = {s.name: {"repeats": []} for s in systems}
     for _ in range(repeats):
         for system in systems:
@@ -191,9 +220,12 @@ def compare(ctx, systems: list[System]) -> dict:
             try:
                 idle = memory_of(system.worker)
                 latency = latency_series(ctx, system, samples)
-                with MemorySampler(system.worker) as busy, CpuMeter(
-                    cpu_groups(ctx, system.worker, *system.extra, ctx.web)
-                ) as cpu:
+                with (
+                    MemorySampler(system.worker) as busy,
+                    CpuMeter(
+                        cpu_groups(ctx, system.worker, *system.extra, ctx.web)
+                    ) as cpu,
+                ):
                     throughput = drain(system, count, ctx.size("drain_cap_seconds"))
                 throughput["cpu_cores"] = cpu.result
             finally:
@@ -208,10 +240,18 @@ def compare(ctx, systems: list[System]) -> dict:
             )
     for result in results.values():
         runs = result["repeats"]
-        result["runs_per_second"] = over_repeats([r["throughput"] for r in runs], "runs_per_second")
-        result["start_p50_ms"] = over_repeats([r["latency"]["start"] for r in runs], "p50_ms")
-        result["start_p99_ms"] = over_repeats([r["latency"]["start"] for r in runs], "p99_ms")
-        result["ack_p50_ms"] = over_repeats([r["latency"]["ack"] for r in runs], "p50_ms")
+        result["runs_per_second"] = over_repeats(
+            [r["throughput"] for r in runs], "runs_per_second"
+        )
+        result["start_p50_ms"] = over_repeats(
+            [r["latency"]["start"] for r in runs], "p50_ms"
+        )
+        result["start_p99_ms"] = over_repeats(
+            [r["latency"]["start"] for r in runs], "p99_ms"
+        )
+        result["ack_p50_ms"] = over_repeats(
+            [r["latency"]["ack"] for r in runs], "p50_ms"
+        )
         result["idle_largest_rss_mib"] = over_repeats(
             [r["idle_memory"] for r in runs if r["idle_memory"]], "largest_rss_mib"
         )
@@ -256,7 +296,11 @@ def drain(system: System, count: int, cap_seconds: float) -> dict:
     began = time.time()
     system.enqueue_noops(count)
     submitted = time.time()
-    poll = FAST_POLL_SECONDS if system.name.startswith("Celery (") else COMPLETION_POLL_SECONDS
+    poll = (
+        FAST_POLL_SECONDS
+        if system.name.startswith("Celery (")
+        else COMPLETION_POLL_SECONDS
+    )
     while True:
         done, last = system.completed()
         if done >= count and last is not None:
@@ -300,9 +344,16 @@ def delayed(ctx, system) -> dict:
                 {"delay": due_at.isoformat().replace("+00:00", "Z")},
             )
             late = [wait_for_stamp(channel, 120)[1] - due for _ in range(count)]
-            rows = Run.objects.filter(environment=ctx.environment, task_identifier="bench-stamp")
-            queued = [(r.queue_timestamp.timestamp() - due) for r in rows.only("queue_timestamp")]
-            dequeued = [(r.dequeued_at.timestamp() - due) for r in rows.only("dequeued_at")]
+            rows = Run.objects.filter(
+                environment=ctx.environment, task_identifier="bench-stamp"
+            )
+            queued = [
+                (r.queue_timestamp.timestamp() - due)
+                for r in rows.only("queue_timestamp")
+            ]
+            dequeued = [
+                (r.dequeued_at.timestamp() - due) for r in rows.only("dequeued_at")
+            ]
             results.append(
                 {
                     "start": latency_summary(late),
@@ -340,18 +391,23 @@ def fanout(ctx, system) -> dict:
             parent_id = system.api.trigger("bench-fanout", {"n": children})
             parent = wait_final(parent_id, timeout=max(120, children / 5))
             last_child = max(
-                Run.objects.filter(parent_run_id=parent_id).values_list("finished_at", flat=True)
+                Run.objects.filter(parent_run_id=parent_id).values_list(
+                    "finished_at", flat=True
+                )
             )
             resumed = (
-                Attempt.objects.filter(run_id=parent_id).order_by("-pk").values_list(
-                    "started_at", flat=True
-                ).first()
+                Attempt.objects.filter(run_id=parent_id)
+                .order_by("-pk")
+                .values_list("started_at", flat=True)
+                .first()
             )
             results.append(
                 {
                     "status": parent.status,
                     "wall_seconds": round(parent.finished_at.timestamp() - began, 2),
-                    "resume_ms": round((resumed - last_child).total_seconds() * 1000, 1),
+                    "resume_ms": round(
+                        (resumed - last_child).total_seconds() * 1000, 1
+                    ),
                     "children_per_second": round(
                         children / (last_child.timestamp() - began), 1
                     ),
@@ -390,11 +446,15 @@ def fairness(ctx, system) -> dict:
         system.reset()
         system.api.batch("bench-keyed", [{}] * hot, {"concurrencyKey": "hot"})
         for key in range(cold_keys):
-            system.api.batch("bench-keyed", [{}] * cold_each, {"concurrencyKey": f"cold-{key}"})
+            system.api.batch(
+                "bench-keyed", [{}] * cold_each, {"concurrencyKey": f"cold-{key}"}
+            )
         system.wait_idle(timeout=max(60, hot / 5))
     finally:
         system.stop()
-    rows = Run.objects.filter(environment=ctx.environment, task_identifier="bench-keyed")
+    rows = Run.objects.filter(
+        environment=ctx.environment, task_identifier="bench-keyed"
+    )
     by_key: dict[str, list] = {}
     for run in rows.only("concurrency_key", "created_at", "started_at", "finished_at"):
         by_key.setdefault(run.concurrency_key, []).append(run)

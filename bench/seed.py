@@ -85,7 +85,8 @@ def known_columns(shape: SeedShape) -> dict[str, str]:
             f"ELSE 'task-' || (mod(g, {TASK_COUNT})) END"
         ),
         "concurrency_key": (
-            "''" if shape.concurrency_keys <= 1
+            "''"
+            if shape.concurrency_keys <= 1
             else f"'key-' || (mod(g, {shape.concurrency_keys}))"
         ),
         "status": "s.status",

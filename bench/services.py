@@ -17,7 +17,9 @@ import redis
 from psycopg import sql
 
 # The machine's servers; the bench creates its own databases and uses its own Redis dbs there.
-MACHINE_POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+MACHINE_POSTGRES = os.environ.get(
+    "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432"
+)
 MACHINE_REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
 REDIS_TIMEOUT_SECONDS = 300
 # Offsets from the Redis db base, one per system so none can see another's messages.
@@ -60,7 +62,9 @@ class Target:
 
     def redis(self, system: str) -> redis.Redis:
         # redis-py's default 5 s socket timeout would cut the bench's longer BLPOPs.
-        return redis.Redis.from_url(self.redis_url(system), socket_timeout=REDIS_TIMEOUT_SECONDS)
+        return redis.Redis.from_url(
+            self.redis_url(system), socket_timeout=REDIS_TIMEOUT_SECONDS
+        )
 
     def flush(self, system: str) -> None:
         self.redis(system).flushdb()
@@ -69,14 +73,22 @@ class Target:
         """Create (after dropping) a bench database; return its URL."""
         check_bench_name(name)
         with psycopg.connect(self.database_url("postgres"), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name)
+                )
+            )
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return self.database_url(name)
 
     def drop_database(self, name: str) -> None:
         check_bench_name(name)
         with psycopg.connect(self.database_url("postgres"), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name)
+                )
+            )
 
 
 def check_bench_name(name: str) -> None:

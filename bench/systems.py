@@ -93,17 +93,23 @@ class CeleryPlain(System):
         self.app = Celery("bench_producer")
         self.app.conf.update(CELERY_DELIVERY, task_ignore_result=True)
         # Explicitly: Celery prefers the runner's CELERY_BROKER_URL (Triggerkit's) to any argument.
-        self.connection = self.app.connection_for_write(target.broker_url(self.broker_system))
+        self.connection = self.app.connection_for_write(
+            target.broker_url(self.broker_system)
+        )
         self.broker = target.redis(self.broker_system)
 
     def worker_env(self) -> dict[str, str]:
-        return self.peer_env(BENCH_CELERY_BROKER_URL=self.target.broker_url(self.broker_system))
+        return self.peer_env(
+            BENCH_CELERY_BROKER_URL=self.target.broker_url(self.broker_system)
+        )
 
     def spawn_worker(self) -> Process:
         self.broker.flushdb()
         return self.processes.spawn(
             self.broker_system,
-            celery_worker_args(self.app_module, BENCH_QUEUE, WORKER_CONCURRENCY, self.broker_system),
+            celery_worker_args(
+                self.app_module, BENCH_QUEUE, WORKER_CONCURRENCY, self.broker_system
+            ),
             self.worker_env(),
         )
 
@@ -124,7 +130,9 @@ class CeleryPlain(System):
         return max(0, self.published - pending), None
 
     def trigger_stamp(self, token: str) -> None:
-        self.app.send_task("bench.stamp", args=[token], queue=BENCH_QUEUE, connection=self.connection)
+        self.app.send_task(
+            "bench.stamp", args=[token], queue=BENCH_QUEUE, connection=self.connection
+        )
 
 
 class CeleryResults(CeleryPlain):
@@ -144,7 +152,9 @@ class CeleryResults(CeleryPlain):
             check=False,
         )
         if migrate.returncode:
-            raise RuntimeError(f"django-celery-results migrate failed:\n{migrate.stderr}")
+            raise RuntimeError(
+                f"django-celery-results migrate failed:\n{migrate.stderr}"
+            )
 
     def worker_env(self) -> dict[str, str]:
         return self.peer_env(
@@ -174,8 +184,13 @@ class Procrastinate(System):
         env = self.worker_env()
         os.environ["BENCH_PROCRASTINATE_DATABASE_URL"] = database_url
         schema = subprocess.run(
-            [str(BIN / "procrastinate"), "--app", "bench.peers.procrastinate_app.app",
-             "schema", "--apply"],
+            [
+                str(BIN / "procrastinate"),
+                "--app",
+                "bench.peers.procrastinate_app.app",
+                "schema",
+                "--apply",
+            ],
             env={**os.environ, **env},
             capture_output=True,
             text=True,
@@ -195,9 +210,18 @@ class Procrastinate(System):
         return self.processes.spawn(
             "procrastinate",
             # Warnings only, like every other worker here (its default logs two lines a job).
-            [str(BIN / "procrastinate"), "--log-level", "warning",
-             "--app", "bench.peers.procrastinate_app.app",
-             "worker", "--concurrency", str(WORKER_CONCURRENCY), "--queues", BENCH_QUEUE],
+            [
+                str(BIN / "procrastinate"),
+                "--log-level",
+                "warning",
+                "--app",
+                "bench.peers.procrastinate_app.app",
+                "worker",
+                "--concurrency",
+                str(WORKER_CONCURRENCY),
+                "--queues",
+                BENCH_QUEUE,
+            ],
             self.worker_env(),
         )
 

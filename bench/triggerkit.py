@@ -35,9 +35,20 @@ def start_web(processes: Processes) -> tuple[Process, str]:
     url = f"http://127.0.0.1:{port}"
     web = processes.spawn(
         "web",
-        [str(BIN / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}",
-         "-w", str(WEB_WORKERS), "-k", "gthread", "--threads", str(WEB_THREADS),
-         "--log-level", "warning"],
+        [
+            str(BIN / "gunicorn"),
+            "config.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(WEB_WORKERS),
+            "-k",
+            "gthread",
+            "--threads",
+            str(WEB_THREADS),
+            "--log-level",
+            "warning",
+        ],
     )
 
     def healthy() -> bool:
@@ -59,7 +70,9 @@ def reset_runs() -> None:
 
 
 class Triggerkit(System):
-    def __init__(self, target: Target, processes: Processes, api: Api, environment) -> None:
+    def __init__(
+        self, target: Target, processes: Processes, api: Api, environment
+    ) -> None:
         super().__init__("Triggerkit", target, processes)
         self.api = api
         self.environment = environment
@@ -79,7 +92,16 @@ class Triggerkit(System):
         schedule = self.processes.log_dir / "celerybeat-schedule"
         beat = self.processes.spawn(
             "triggerkit-beat",
-            [str(BIN / "celery"), "-A", "config", "beat", "-l", "warning", "-s", str(schedule)],
+            [
+                str(BIN / "celery"),
+                "-A",
+                "config",
+                "beat",
+                "-l",
+                "warning",
+                "-s",
+                str(schedule),
+            ],
             env,
         )
         self.extra = [beat]
@@ -97,7 +119,9 @@ class Triggerkit(System):
         from runs.models import Run
 
         done = Run.objects.filter(
-            environment=self.environment, task_identifier="bench-noop", status="COMPLETED"
+            environment=self.environment,
+            task_identifier="bench-noop",
+            status="COMPLETED",
         )
         count = done.count()
         last = done.aggregate(last=Max("finished_at"))["last"] if count else None
@@ -112,7 +136,9 @@ class Triggerkit(System):
 
         deadline = time.monotonic() + timeout
         busy = ("QUEUED", "DEQUEUED", "EXECUTING", "WAITING", "DELAYED", "RETRYING")
-        while Run.objects.filter(environment=self.environment, status__in=busy).exists():
+        while Run.objects.filter(
+            environment=self.environment, status__in=busy
+        ).exists():
             if time.monotonic() > deadline:
                 raise TimeoutError("runs still busy")
             time.sleep(0.1)

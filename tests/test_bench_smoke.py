@@ -22,9 +22,19 @@ def test_quick_bench_writes_a_report_with_every_section(tmp_path):
 
     finished = subprocess.run(
         [
-            sys.executable, "-m", "bench", "--quick", "--no-install",
-            "--targets", "machine", "--only", "queries",
-            "--report", str(report), "--redis-db-base", str(SMOKE_REDIS_DB_BASE),
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--no-install",
+            "--targets",
+            "machine",
+            "--only",
+            "queries",
+            "--report",
+            str(report),
+            "--redis-db-base",
+            str(SMOKE_REDIS_DB_BASE),
         ],
         cwd=ROOT,
         capture_output=True,

@@ -59,7 +59,9 @@ def fill_backlog() -> Backlog:
         for n in range(LANE_QUEUES)
     ]
     with connection.cursor() as cursor:
-        seed.insert_runs(cursor, environment.pk, queues, QUEUED_RUNS, seed.QUEUED_BACKLOG, salt="q")
+        seed.insert_runs(
+            cursor, environment.pk, queues, QUEUED_RUNS, seed.QUEUED_BACKLOG, salt="q"
+        )
         seed.insert_runs(cursor, environment.pk, queues, HISTORY_RUNS, salt="h")
     return Backlog(environment, keys.prod, queues)
 
@@ -93,9 +95,13 @@ def problems(plan: dict) -> list[str]:
         if kind in ("Sort", "Incremental Sort") and touches_runs(node):
             found.append(f"{kind} over runs_run (key {node.get('Sort Key')})")
     indexed = [
-        node for node in nodes(plan)
+        node
+        for node in nodes(plan)
         if node["Node Type"] in ("Index Scan", "Index Only Scan", "Bitmap Index Scan")
-        and (node.get("Relation Name") == RUNS_TABLE or node.get("Index Name", "").startswith("run"))
+        and (
+            node.get("Relation Name") == RUNS_TABLE
+            or node.get("Index Name", "").startswith("run")
+        )
     ]
     if not indexed:
         found.append("no index scan on runs_run")
@@ -104,7 +110,9 @@ def problems(plan: dict) -> list[str]:
 
 def assert_indexed(sql: str, params=None) -> None:
     plan = explain(sql, params)
-    assert problems(plan) == [], f"{problems(plan)} in the plan of:\n{sql}\n{json.dumps(plan, indent=1)}"
+    assert problems(plan) == [], (
+        f"{problems(plan)} in the plan of:\n{sql}\n{json.dumps(plan, indent=1)}"
+    )
 
 
 def lanes(backlog: Backlog) -> list[tuple[int, str]]:
@@ -131,7 +139,11 @@ def test_dispatcher_picks_the_oldest_of_each_lane_without_sorting(backlog):
 
 def test_dispatcher_counts_busy_slots_without_scanning_the_table(backlog):
     plan = explain(dispatcher.BUSY_SQL, [backlog.environment.pk])
-    assert not [n for n in nodes(plan) if n["Node Type"] == "Seq Scan" and n.get("Relation Name") == RUNS_TABLE]
+    assert not [
+        n
+        for n in nodes(plan)
+        if n["Node Type"] == "Seq Scan" and n.get("Relation Name") == RUNS_TABLE
+    ]
 
 
 def test_claim_updates_one_run_through_the_primary_key(backlog):
@@ -143,7 +155,8 @@ def test_claim_updates_one_run_through_the_primary_key(backlog):
     with CaptureQueriesContext(connection) as captured:
         assert engine.start_attempt(picked[0], "plans") is not None
     claims = [
-        query["sql"] for query in captured.captured_queries
+        query["sql"]
+        for query in captured.captured_queries
         if query["sql"].startswith(f'UPDATE "{RUNS_TABLE}"')
     ]
     assert claims, "start_attempt sent no UPDATE of runs_run"
@@ -175,7 +188,8 @@ def test_api_runs_list_pages_through_an_index(backlog, params, page):
 
     assert response.status_code == 200
     selects = [
-        query["sql"] for query in captured.captured_queries
+        query["sql"]
+        for query in captured.captured_queries
         if query["sql"].startswith("SELECT") and f'FROM "{RUNS_TABLE}"' in query["sql"]
     ]
     assert selects, "the list sent no SELECT from runs_run"

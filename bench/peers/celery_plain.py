@@ -9,7 +9,9 @@ from celery import Celery
 from bench import stamps
 from bench.peers import CELERY_DELIVERY
 
-app = Celery("bench_plain", broker=os.environ.get("BENCH_CELERY_BROKER_URL", "memory://"))
+app = Celery(
+    "bench_plain", broker=os.environ.get("BENCH_CELERY_BROKER_URL", "memory://")
+)
 app.conf.update(CELERY_DELIVERY, task_ignore_result=True)
 
 

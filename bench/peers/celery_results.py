@@ -13,7 +13,9 @@ from bench.peers import CELERY_DELIVERY
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.peers.results_settings")
 django.setup()
 
-app = Celery("bench_results", broker=os.environ.get("BENCH_CELERY_BROKER_URL", "memory://"))
+app = Celery(
+    "bench_results", broker=os.environ.get("BENCH_CELERY_BROKER_URL", "memory://")
+)
 app.conf.update(CELERY_DELIVERY, result_backend="django-db", task_ignore_result=False)
 
 

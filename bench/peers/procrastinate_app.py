@@ -11,7 +11,9 @@ from bench.peers import BENCH_QUEUE
 
 app = App(
     connector=PsycopgConnector(
-        conninfo=os.environ.get("BENCH_PROCRASTINATE_DATABASE_URL", "postgres:///bench_procrastinate")
+        conninfo=os.environ.get(
+            "BENCH_PROCRASTINATE_DATABASE_URL", "postgres:///bench_procrastinate"
+        )
     )
 )
 

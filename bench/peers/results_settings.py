@@ -8,7 +8,9 @@ SECRET_KEY = "bench-only"
 INSTALLED_APPS = ["django_celery_results"]
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("BENCH_RESULTS_DATABASE_URL", "postgres://localhost/bench_results"),
+        os.environ.get(
+            "BENCH_RESULTS_DATABASE_URL", "postgres://localhost/bench_results"
+        ),
         # As long as Triggerkit keeps its connections (DATABASE_CONN_MAX_AGE_SECONDS).
         conn_max_age=60,
     )
