@@ -57,10 +57,12 @@ def test_two_hundred_runs_over_five_keys_respect_the_limit_and_share_slots(sdk, 
     workers = set(Attempt.objects.filter(run__tags__contains=[tag]).values_list("worker", flat=True))
     assert len({name.split(":")[0] for name in workers}) >= 1 and len(workers) >= 2
 
-    # And the last key's first run started among the first, not after 160 others
+    # And the last key's first run started among the first runs, where first-in
+    # first-out would have started it after the other keys' 160 (the margin allows
+    # for clock skew between worker processes on a loaded machine)
     order = [key for _, key in sorted(starts)]
     first_start = {key: order.index(key) for key in KEYS}
-    assert max(first_start.values()) < 15, first_start
+    assert max(first_start.values()) < 40, first_start
 
 
 def test_a_queue_without_keys_never_runs_more_than_its_limit(sdk, platform):
