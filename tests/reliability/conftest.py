@@ -40,19 +40,13 @@ def make_stack(reliability_cluster, tmp_path):
     stacks: list[Stack] = []
     servers: list[RedisServer] = []
 
-    def make(*, separate_cache: bool = False, **extra_env: str) -> Stack:
-        """`separate_cache` keeps the rate limiter's cache off the broker's Redis."""
+    def make(**extra_env: str) -> Stack:
         number = next(_numbers)
         database = f"reliability_{number}"
         cluster.create_database(database, template=TEMPLATE_DATABASE)
         broker = RedisServer(tmp_path / f"redis{number}")
         broker.start()
         servers.append(broker)
-        if separate_cache:
-            cache = RedisServer(tmp_path / f"cache{number}")
-            cache.start()
-            servers.append(cache)
-            extra_env["CACHE_URL"] = cache.url
         work_dir = tmp_path / f"stack{number}"
         work_dir.mkdir()
         stack = Stack(cluster, broker, database, key, work_dir, extra_env)

@@ -294,11 +294,15 @@ class Stack:
         """SIGKILL a process with all its children; return when it happened."""
         import psutil
 
-        pids = [process.popen.pid] + [
-            child.pid
-            for child in psutil.Process(process.popen.pid).children(recursive=True)
-        ]
-        os.killpg(process.popen.pid, signal.SIGKILL)
+        pids = [process.popen.pid]
+        if process.popen.poll() is None:
+            parent = psutil.Process(process.popen.pid)
+            pids += [child.pid for child in parent.children(recursive=True)]
+        try:
+            # The whole group: pool processes outlive a main process that exited.
+            os.killpg(process.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         process.popen.wait()
         killed = time.time()
         for pid in pids:

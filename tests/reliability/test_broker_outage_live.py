@@ -20,12 +20,9 @@ LOST_MESSAGE_SECONDS = "10"
 def test_triggers_succeed_while_the_broker_is_down_and_every_run_completes_once(
     make_stack,
 ):
-    # Given a stack whose broker serves a steady stream of triggers
-    # (the rate limiter's cache on a Redis of its own: on the broker's Redis it
-    # fails every request during the outage, see test_rate_limit_cache_outage.py)
-    stack = make_stack(
-        separate_cache=True, TRIGGERKIT_LOST_MESSAGE_SECONDS=LOST_MESSAGE_SECONDS
-    )
+    # Given a stack whose broker (and rate limiter's cache: the same Redis, by
+    # default) serves a steady stream of triggers
+    stack = make_stack(TRIGGERKIT_LOST_MESSAGE_SECONDS=LOST_MESSAGE_SECONDS)
     stack.start(workers=1)
     streams = [
         TriggerStream(stack, f"client{number}", interval=0.1, task_seconds=0.2)

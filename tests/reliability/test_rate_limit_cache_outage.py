@@ -12,6 +12,7 @@ from django.test import Client, override_settings
 from runs.models import Run
 from tests.live import free_port
 
+
 @pytest.fixture
 def dead_cache():
     # A port nothing listens on: connections are refused at once.

@@ -27,7 +27,7 @@ BUG = (
 @pytest.mark.xfail(strict=True, reason=BUG)
 def test_a_worker_holding_a_run_survives_a_broker_restart(make_stack):
     # Given a worker in the middle of a run, its message not yet acknowledged
-    stack = make_stack(separate_cache=True)
+    stack = make_stack()
     stack.start(workers=1)
     worker = stack.process("worker0")
     run_id = stack.trigger({"seconds": 6}).json()["id"]
