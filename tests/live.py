@@ -15,7 +15,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-START_TIMEOUT_SECONDS = 30
+START_TIMEOUT_SECONDS = 120
 
 
 def free_port() -> int:

@@ -40,9 +40,18 @@ def run_cli(
     return Result(done.returncode, done.stdout, done.stderr)
 
 
+@pytest.fixture(scope="module")
+def cli_project(live_db):
+    """One project per test module: each new environment slows every worker's start."""
+    from tests.conftest import create_test_project
+
+    return create_test_project()
+
+
 @pytest.fixture
-def cli(platform, live_project):
-    """`triggerkit …` with the live server and a dev key of a fresh project in its env."""
+def cli(platform, cli_project):
+    """`triggerkit …` with the live server and the module project's dev key in its env."""
+    live_project = cli_project
     env = {"TRIGGER_API_URL": platform.url, "TRIGGER_SECRET_KEY": live_project.dev}
 
     def call(*args: str, **kwargs) -> Result:

@@ -14,9 +14,9 @@ def server_env(live_db, platform):
 
 
 def test_keys_create_prints_a_key_that_the_api_accepts(
-    server_env, live_project, platform
+    server_env, cli_project, platform
 ):
-    slug = live_project.project.slug
+    slug = cli_project.project.slug
 
     created = run_cli("keys", "create", slug, "stg", "--name", "ci", env=server_env)
 
@@ -36,11 +36,11 @@ def test_keys_create_for_an_unknown_project_exits_2(server_env):
     assert result.out == ""
 
 
-def test_keys_create_with_an_empty_name_exits_1(server_env, live_project):
+def test_keys_create_with_an_empty_name_exits_1(server_env, cli_project):
     result = run_cli(
         "keys",
         "create",
-        live_project.project.slug,
+        cli_project.project.slug,
         "dev",
         "--name",
         " ",

@@ -1,6 +1,7 @@
 """`triggerkit runs list / show / cancel / replay` against a live server."""
 
 import json
+import uuid
 
 import httpx
 
@@ -32,10 +33,11 @@ def finished(platform, key, run_id):
 
 
 def test_list_shows_the_runs_of_the_environment_newest_first(cli, platform):
-    first = trigger(platform, cli.project.dev, "echo", {"n": 1})
-    second = trigger(platform, cli.project.dev, "echo", {"n": 2})
+    tag = f"t-{uuid.uuid4().hex}"
+    first = trigger(platform, cli.project.dev, "echo", {"n": 1}, tags=[tag])
+    second = trigger(platform, cli.project.dev, "echo", {"n": 2}, tags=[tag])
 
-    result = cli("runs", "list")
+    result = cli("runs", "list", "--tag", tag)
 
     assert result.code == 0, result.err
     lines = result.out.splitlines()
@@ -45,11 +47,24 @@ def test_list_shows_the_runs_of_the_environment_newest_first(cli, platform):
 
 
 def test_list_filters_by_task_and_limits_across_pages(cli, platform):
-    runs = [trigger(platform, cli.project.dev, "echo", {"n": n}) for n in range(3)]
-    trigger(platform, cli.project.dev, "hello-world", {"name": "Ada"})
+    tag = f"t-{uuid.uuid4().hex}"
+    runs = [
+        trigger(platform, cli.project.dev, "echo", {"n": n}, tags=[tag])
+        for n in range(3)
+    ]
+    trigger(platform, cli.project.dev, "hello-world", {"name": "Ada"}, tags=[tag])
 
     result = cli(
-        "runs", "list", "--task", "echo", "--limit", "2", "--json", "--progress"
+        "runs",
+        "list",
+        "--tag",
+        tag,
+        "--task",
+        "echo",
+        "--limit",
+        "2",
+        "--json",
+        "--progress",
     )
 
     data = json.loads(result.out)
@@ -58,8 +73,8 @@ def test_list_filters_by_task_and_limits_across_pages(cli, platform):
     assert "fetched 2 runs" in result.err
 
 
-def test_list_in_an_empty_environment_prints_only_the_header(cli):
-    result = cli("runs", "list")
+def test_list_with_no_matching_run_prints_only_the_header(cli):
+    result = cli("runs", "list", "--tag", f"none-{uuid.uuid4().hex}")
 
     assert result.code == 0
     assert result.out.splitlines() == ["ID  STATUS  TASK  CREATED  DURATION"]
