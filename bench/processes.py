@@ -16,7 +16,8 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-START_TIMEOUT_SECONDS = 60
+# Workers register every task in every environment before they are ready.
+START_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_SECONDS = 20
 
 
@@ -36,8 +37,11 @@ class Process:
     popen: subprocess.Popen
     log_path: Path
 
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
     def log_tail(self, chars: int = 3000) -> str:
-        return self.log_path.read_text(errors="replace")[-chars:]
+        return self.log()[-chars:]
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -54,12 +58,15 @@ class Process:
         except psutil.NoSuchProcess:
             return []
 
-    def stop(self) -> None:
+    def stop(
+        self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT_SECONDS
+    ) -> None:
+        """Send sig and wait; kill the whole process group if it outlives timeout."""
         if not self.alive():
             return
-        self.popen.send_signal(signal.SIGTERM)
+        self.popen.send_signal(sig)
         try:
-            self.popen.wait(STOP_TIMEOUT_SECONDS)
+            self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
             os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait()
@@ -71,7 +78,7 @@ class Processes:
 
     env: dict[str, str]
     log_dir: Path
-    running: list[Process] = field(default_factory=list)
+    processes: list[Process] = field(default_factory=list)
 
     def spawn(
         self, name: str, args: list[str], env: dict[str, str] | None = None
@@ -86,18 +93,18 @@ class Processes:
             start_new_session=True,
         )
         process = Process(name, popen, log_path)
-        self.running.append(process)
+        self.processes.append(process)
         return process
 
     def stop(self, process: Process) -> None:
         process.stop()
-        if process in self.running:
-            self.running.remove(process)
+        if process in self.processes:
+            self.processes.remove(process)
 
     def stop_all(self) -> None:
-        for process in reversed(self.running):
+        for process in reversed(self.processes):
             process.stop()
-        self.running.clear()
+        self.processes.clear()
 
 
 def celery_worker_args(app: str, queue: str, concurrency: int, name: str) -> list[str]:

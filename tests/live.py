@@ -3,69 +3,22 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-START_TIMEOUT_SECONDS = 120
+from bench.processes import BIN, ROOT, Process, Processes, free_port
+from bench.processes import wait_for as wait_until
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["BIN", "ROOT", "Platform", "Process", "free_port", "poll", "wait_until"]
 
 
 @dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
-        if self.popen.poll() is not None:
-            return
-        self.popen.send_signal(sig)
-        try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait()
-
-
-@dataclass
-class Platform:
+class Platform(Processes):
     """A running web server, worker(s) and beat against one database and broker."""
 
-    env: dict[str, str]
-    log_dir: Path
     url: str = ""
-    processes: list[Process] = field(default_factory=list)
-
-    def spawn(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> Process:
-        log_path = self.log_dir / f"{name}.log"
-        popen = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env={**self.env, **(extra_env or {})},
-            stdout=log_path.open("w"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        process = Process(name, popen, log_path)
-        self.processes.append(process)
-        return process
 
     def start_web(self, workers: int = 2) -> Process:
         port = free_port()
@@ -98,9 +51,7 @@ class Platform:
         return process
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            process.stop()
-        self.processes.clear()
+        self.stop_all()
 
 
 def http_ok(url: str) -> bool:
@@ -108,16 +59,6 @@ def http_ok(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def wait_until(check, process: Process, what: str, timeout: float = START_TIMEOUT_SECONDS) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if process.popen.poll() is not None:
-            raise RuntimeError(f"{what} exited early:\n{process.log()[-3000:]}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not start in {timeout}s:\n{process.log()[-3000:]}")
-        time.sleep(0.1)
 
 
 def poll(check, timeout: float = 30, interval: float = 0.1):

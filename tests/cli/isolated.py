@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import psycopg
 from django.conf import settings
 
-from tests.live import BIN, ROOT
+from tests.live import BIN, ROOT, Platform
 
 # Redis database numbers apart from the suite's (15).
 ISOLATED_BROKER_DB = 13
@@ -89,3 +89,41 @@ def flush_broker() -> None:
     import redis
 
     redis.Redis.from_url(broker_url()).flushdb()
+
+
+@contextmanager
+def platform(
+    work_dir,
+    project: str,
+    slug: str,
+    environment: str = "dev",
+    *,
+    background: bool = True,
+    **extra: str,
+) -> Iterator[Platform]:
+    """Web (and worker and beat unless told not to) on a fresh database and the
+    isolated broker, with a project made by `manage.py create_project` and a key
+    made by `triggerkit keys create`, as `platform.key`."""
+    from tests.cli.conftest import run_cli
+
+    with fresh_database() as url:
+        flush_broker()
+        env = isolated_env(url, **extra)
+        subprocess.run(
+            [str(BIN / "python"), "manage.py", "create_project", project, "--slug", slug],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        key = run_cli("keys", "create", slug, environment, env=env).out.strip()
+        live = Platform(env, work_dir)
+        try:
+            live.start_web()
+            if background:
+                live.start_worker()
+                live.start_beat()
+            live.key = key
+            yield live
+        finally:
+            live.stop()

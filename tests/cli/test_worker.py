@@ -1,44 +1,26 @@
 """`triggerkit worker` and `triggerkit beat` run the platform's background processes."""
 
 import signal
-import subprocess
 
 import httpx
 import pytest
 
 from tests.cli import isolated
 from tests.cli.conftest import run_cli
-from tests.live import BIN, ROOT, Platform, poll, wait_until
+from tests.live import BIN, poll, wait_until
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """Web on a database and broker of its own, with a project and a dev key."""
-    with isolated.fresh_database() as url:
-        isolated.flush_broker()
-        env = isolated.isolated_env(url, TRIGGERKIT_TASK_MODULES="examples.tasks")
-        subprocess.run(
-            [
-                str(BIN / "python"),
-                "manage.py",
-                "create_project",
-                "CLI",
-                "--slug",
-                "cli",
-            ],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        key = run_cli("keys", "create", "cli", "dev", env=env).out.strip()
-        live = Platform(env, tmp_path_factory.mktemp("cli-worker"))
-        try:
-            live.start_web()
-            live.key = key
-            yield live
-        finally:
-            live.stop()
+    with isolated.platform(
+        tmp_path_factory.mktemp("cli-worker"),
+        "CLI",
+        "cli",
+        background=False,
+        TRIGGERKIT_TASK_MODULES="examples.tasks",
+    ) as live:
+        yield live
 
 
 def trigger(site, task, payload):

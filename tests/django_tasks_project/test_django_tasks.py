@@ -8,8 +8,7 @@ import httpx
 import pytest
 
 from tests.cli import isolated
-from tests.cli.conftest import run_cli
-from tests.live import BIN, ROOT, Platform
+from tests.live import BIN
 
 PROJECT = Path(__file__).resolve().parent
 
@@ -17,37 +16,14 @@ PROJECT = Path(__file__).resolve().parent
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """A platform whose worker imports the shop's tasks module."""
-    with isolated.fresh_database() as url:
-        isolated.flush_broker()
-        env = isolated.isolated_env(
-            url,
-            TRIGGERKIT_TASK_MODULES="examples.tasks,shop.tasks",
-            PYTHONPATH=str(PROJECT),
-        )
-        subprocess.run(
-            [
-                str(BIN / "python"),
-                "manage.py",
-                "create_project",
-                "Shop",
-                "--slug",
-                "shop",
-            ],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        key = run_cli("keys", "create", "shop", "dev", env=env).out.strip()
-        live = Platform(env, tmp_path_factory.mktemp("django-tasks"))
-        try:
-            live.start_web()
-            live.start_worker()
-            live.start_beat()
-            live.key = key
-            yield live
-        finally:
-            live.stop()
+    with isolated.platform(
+        tmp_path_factory.mktemp("django-tasks"),
+        "Shop",
+        "shop",
+        TRIGGERKIT_TASK_MODULES="examples.tasks,shop.tasks",
+        PYTHONPATH=str(PROJECT),
+    ) as live:
+        yield live
 
 
 @pytest.fixture(scope="module")

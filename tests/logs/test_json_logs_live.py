@@ -1,47 +1,25 @@
 """LOG_FORMAT=json: web, worker and beat print JSON lines with the run's fields bound."""
 
 import json
-import subprocess
 
 import httpx
 import pytest
 
 from tests.cli import isolated
-from tests.cli.conftest import run_cli
-from tests.live import BIN, ROOT, Platform, poll
+from tests.live import poll
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    with isolated.fresh_database() as url:
-        isolated.flush_broker()
-        env = isolated.isolated_env(
-            url, LOG_FORMAT="json", TRIGGERKIT_TASK_MODULES="examples.tasks"
-        )
-        subprocess.run(
-            [
-                str(BIN / "python"),
-                "manage.py",
-                "create_project",
-                "Logs",
-                "--slug",
-                "logs",
-            ],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        key = run_cli("keys", "create", "logs", "prod", env=env).out.strip()
-        live = Platform(env, tmp_path_factory.mktemp("json-logs"))
-        try:
-            live.start_web()
-            live.start_worker()
-            live.start_beat()
-            live.key = key
-            yield live
-        finally:
-            live.stop()
+    with isolated.platform(
+        tmp_path_factory.mktemp("json-logs"),
+        "Logs",
+        "logs",
+        "prod",
+        LOG_FORMAT="json",
+        TRIGGERKIT_TASK_MODULES="examples.tasks",
+    ) as live:
+        yield live
 
 
 def json_lines(process):
