@@ -241,7 +241,7 @@ def start_web(platform: Platform) -> None:
             "--timeout",
             "120",
         ],
-        extra_env={"SITE_URL": platform.url},
+        env={"SITE_URL": platform.url},
     )
     wait_until(
         lambda: http_ok(f"{platform.url}/healthz"), process, "web server", timeout=60
