@@ -17,3 +17,4 @@ urlpatterns = [
 ]
 
 handler404 = "runs.api.base.not_found"
+handler500 = "runs.api.base.server_error"

@@ -6,6 +6,6 @@ class ObservabilityConfig(AppConfig):
     verbose_name = "Metrics and logs"
 
     def ready(self) -> None:
-        from observability import logs
+        from observability import checks, logs  # noqa: F401 (checks register themselves)
 
         logs.connect_worker_signals()

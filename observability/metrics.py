@@ -307,9 +307,19 @@ def authorized(request: HttpRequest) -> bool:
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    """The Prometheus scrape endpoint, behind METRICS_TOKEN when it is set."""
+    """The Prometheus scrape endpoint, behind METRICS_TOKEN when it is set.
+
+    Open without a token in development only; in production (PRODUCTION=true)
+    it stays closed until METRICS_TOKEN is set.
+    """
     if request.method not in ("GET", "HEAD"):
         return HttpResponse(status=405, headers={"Allow": "GET, HEAD"})
+    if not settings.METRICS_TOKEN and settings.PRODUCTION:
+        return HttpResponse(
+            "metrics are off: set METRICS_TOKEN to scrape them in production\n",
+            status=403,
+            content_type="text/plain",
+        )
     if not authorized(request):
         return HttpResponse(
             "metrics need a bearer token\n",

@@ -6,15 +6,20 @@ import hashlib
 import json
 import logging
 import time
+import traceback
 from typing import Any
 
 import jwt
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
 from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.defaults import page_not_found
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -23,11 +28,17 @@ from apikeys.models import Environment
 from apikeys.ratelimit import RateState, count_request
 from runs.engine import EngineError
 from runs.models import RequestIdempotency
+from runs.packets import PacketError
 
 logger = logging.getLogger(__name__)
 
 PUBLIC_TOKEN_SECONDS = 3600
 DATABASE_RETRY_AFTER_SECONDS = 5
+SERVER_ERROR_MESSAGE = "Internal server error"
+UNUSABLE_VALUE_MESSAGE = (
+    "Invalid value: the request holds a value that cannot be stored, such as a NUL "
+    "character, a lone surrogate, or a number or duration out of range"
+)
 TOKEN_ISSUER = "https://id.trigger.dev"
 TOKEN_AUDIENCE = "https://api.trigger.dev"
 
@@ -103,7 +114,7 @@ def on_database_error(request: HttpRequest, exc: DatabaseError) -> JsonResponse:
         # PostgreSQL refused a value (out of range, too long): the request rolled back.
         return error_response(f"Invalid value: {str(exc).splitlines()[0]}", 400)
     if not isinstance(exc, (OperationalError, InterfaceError)):
-        raise exc
+        return on_unexpected_error(request, exc)
     logger.warning("database unavailable", extra={"action": "database_unavailable"})
     headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS), "x-should-retry": "true"}
     return error_response("Service unavailable: the database cannot be reached", 503, headers)
@@ -113,8 +124,25 @@ def on_database_error(request: HttpRequest, exc: DatabaseError) -> JsonResponse:
 @api.exception_handler(OverflowError)
 def on_unusable_value(request: HttpRequest, exc: Exception) -> JsonResponse:
     """Values the schema let through but nothing can hold (NUL bytes, lone
-    surrogates, numbers past what a date or duration holds)."""
-    return error_response(f"Invalid value: {exc}", 400)
+    surrogates, numbers past what a date or duration holds).
+
+    Only our own payload errors have messages written for users; any other
+    ValueError may carry internals (or the value itself), so it gets a generic
+    answer and the log gets where it came from, without its text.
+    """
+    if isinstance(exc, PacketError):
+        return error_response(f"Invalid value: {exc}", 400)
+    frames = traceback.extract_tb(exc.__traceback__)
+    origin = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "unknown"
+    logger.info(
+        "unusable value refused on %s %s: %s at %s",
+        request.method,
+        request.path,
+        type(exc).__name__,
+        origin,
+        extra={"action": "unusable_value"},
+    )
+    return error_response(UNUSABLE_VALUE_MESSAGE, 400)
 
 
 @api.exception_handler(RecursionError)
@@ -135,6 +163,36 @@ def on_engine_error(request: HttpRequest, exc: EngineError) -> JsonResponse:
 @api.exception_handler(RequestDataTooBig)
 def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> JsonResponse:
     return error_response("Request body too large", 413)
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> JsonResponse:
+    return error_response("Not found", 404)
+
+
+@api.exception_handler(PermissionDenied)
+def on_permission_denied(request: HttpRequest, exc: PermissionDenied) -> JsonResponse:
+    return error_response("Forbidden", 403)
+
+
+@api.exception_handler(SuspiciousOperation)
+def on_suspicious_request(
+    request: HttpRequest, exc: SuspiciousOperation
+) -> JsonResponse:
+    return error_response("Bad request", 400)
+
+
+@api.exception_handler(Exception)
+def on_unexpected_error(request: HttpRequest, exc: Exception) -> JsonResponse:
+    """Anything else is our bug: log it whole, tell the client nothing of it."""
+    logger.error(
+        "unexpected API error on %s %s",
+        request.method,
+        request.path,
+        exc_info=exc,
+        extra={"action": "api_error"},
+    )
+    return error_response(SERVER_ERROR_MESSAGE, 500)
 
 
 @api.exception_handler(HttpError)
@@ -175,7 +233,17 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """404 for unknown URLs: JSON under /api/, the site's page elsewhere."""
     if request.path.startswith("/api/"):
         return error_response("Not found", 404)
-    return page_not_found(request, exception)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500 for errors the API's handlers never saw: JSON under /api/, a page elsewhere.
+
+    Django has already logged the exception with its traceback (django.request).
+    """
+    if request.path.startswith("/api/"):
+        return error_response(SERVER_ERROR_MESSAGE, 500)
+    return defaults.server_error(request)
 
 
 def is_legacy_client(request: HttpRequest) -> bool:

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import time
 from unittest import mock
 
 from django.db import OperationalError
@@ -27,7 +28,9 @@ def test_a_key_over_its_limit_gets_429_and_creates_nothing(api, settings):
 
     assert response.status_code == 429
     assert response.json() == {"error": "Rate limit exceeded"}
+    assert response["x-ratelimit-limit"] == "3"
     assert response["x-ratelimit-remaining"] == "0"
+    assert int(response["x-ratelimit-reset"]) > time.time() * 1000
     assert int(response["Retry-After"]) >= 1
     assert Run.objects.count() == 3
 
@@ -66,6 +69,7 @@ def test_production_settings_pass_the_deploy_check():
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/15",
         "ALLOWED_HOSTS": "triggerkit.example.com",
+        "METRICS_TOKEN": "a-long-random-metrics-token",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from runs.models import Batch, Run
+from runs.models import Batch, Run, Schedule
+from tests.schedules.conftest import make_schedule, register_scheduled_tasks
 
 NOT_FOUND_IDS = {
     "run": "run_00000000000000000000000000",
@@ -161,3 +162,51 @@ def test_a_public_access_token_is_not_a_secret_key(api):
 
     assert response.status_code == 401
     assert set(response.json()) == {"error"}
+
+
+SCHEDULE_CALLS = [
+    ("GET", ""),
+    ("PUT", ""),
+    ("DELETE", ""),
+    ("POST", "/activate"),
+    ("POST", "/deactivate"),
+]
+
+
+def schedule_rows():
+    return list(
+        Schedule.objects.order_by("id").values_list(
+            "id", "environment_id", "task_identifier", "cron", "active", "next_run_at"
+        )
+    )
+
+
+def test_another_environment_s_key_gets_404_on_every_schedule_endpoint(
+    client, project, stranger_project, other_key
+):
+    # Given a schedule of the owner's development environment, the task known everywhere
+    register_scheduled_tasks(
+        [*project.environments.values(), *stranger_project.environments.values()]
+    )
+    schedule = make_schedule(project.environments["DEVELOPMENT"], key="owner-digest")
+    before = schedule_rows()
+    body = json.dumps({"task": "user-digest", "cron": "0 9 * * *"})
+
+    # When another environment calls every endpoint by its id and by its key
+    for name in (schedule.id, "owner-digest"):
+        for method, suffix in SCHEDULE_CALLS:
+            response = client.generic(
+                method,
+                f"/api/v1/schedules/{name}{suffix}",
+                body if method == "PUT" else "",
+                content_type="application/json",
+                HTTP_AUTHORIZATION=f"Bearer {other_key}",
+            )
+
+            # Then it is told what it would be told of a schedule that does not exist
+            assert response.status_code == 404, (method, name, response.content)
+            assert response.json() == {"error": "Schedule not found"}
+
+    listed = client.get("/api/v1/schedules", HTTP_AUTHORIZATION=f"Bearer {other_key}")
+    assert listed.json()["data"] == []
+    assert schedule_rows() == before

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import uuid
+from unittest import mock
 
 import httpx
 import pytest
+from django.test import Client
 
 from runs import engine, worker
 from runs.models import Run
@@ -89,3 +91,24 @@ def test_the_running_platform_logs_no_key_and_no_payload(platform, live_project)
     assert run_id in logs, "the platform's logs do not mention the run at all"
     for secret in [marker, *secrets_of(live_project.prod)]:
         assert secret not in logs
+
+
+def test_values_nothing_can_hold_are_refused_without_logging_them(project, everything):
+    marker = f"marker-{uuid.uuid4().hex}"
+    api = Api(Client(raise_request_exception=False), project.dev)
+
+    # Given requests whose values fail deep inside, with the payload in the error text
+    with mock.patch("runs.engine.trigger_run", side_effect=ValueError(f"bad {marker}")):
+        refused = api.trigger("echo", {"card": marker})
+    lone_surrogate = api.post(
+        "/api/v1/tasks/echo/trigger", raw=f'{{"payload": "{marker}\\ud800"}}'
+    )
+    nul = api.trigger("echo", {"card": marker}, tags=[f"{marker}\x00"])
+
+    # Then each is a 400 that names neither the value nor the error's text
+    for response in (refused, lone_surrogate, nul):
+        assert response.status_code == 400, response.content
+        assert marker not in response.content.decode()
+    # And the logs do not carry them either
+    assert everything.records
+    assert marker not in everything_logged(everything.records)
