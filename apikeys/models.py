@@ -132,9 +132,13 @@ def create_api_key(environment: Environment, name: str = "default") -> tuple[Api
 
 
 def revoke_api_key(key: ApiKey) -> None:
+    """Revoke a key; this process stops accepting it at once, others within seconds."""
+    from apikeys.auth import forget_keys  # auth imports this module
+
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
+    forget_keys()
 
 
 def create_project(name: str, slug: str) -> Project:

@@ -19,7 +19,7 @@ SQL_PREVIEW_CHARS = 150
 SAVEPOINT = re.compile(
     r"^(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)", re.IGNORECASE
 )
-DISPATCH_MARK = "pg_advisory_xact_lock"
+DISPATCH_MARK = "advisory_xact_lock"
 API_HEADERS = {"HTTP_X_TRIGGER_API_VERSION": "2025-07-16"}
 TRIGGER_REQUEST = "trigger request (HTTP API, all of it)"
 WORKER_RUN = "worker.execute of a no-op run (all of it)"

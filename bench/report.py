@@ -547,6 +547,14 @@ def list_section(results, add, drawn, rel) -> None:
                     f"| dashboard runs list `{board['path']}` {label} | {lat['p50_ms']} ms | "
                     f"{lat['p95_ms']} ms{flag} | {lat['max_ms']} ms |"
                 )
+            # The counts per status load after the page (htmx), so they are apart.
+            shared = "" if board.get("cache_shared", True) else " (cache not shared: hits)"
+            for label, item in board.get("counts", {}).items():
+                lat = item["latency"]
+                add(
+                    f"| dashboard status counts, loaded after the page, `{board['counts_path']}` "
+                    f"{label}{shared} | {lat['p50_ms']} ms | {lat['p95_ms']} ms | {lat['max_ms']} ms |"
+                )
         else:
             add(
                 f"| dashboard runs list | did not render (status {board.get('status')}, "

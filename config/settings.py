@@ -18,9 +18,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 embedded.VAR_DIR.mkdir(exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
+PRODUCTION = env_bool("PRODUCTION", False)
 SECRET_KEY = env_str("SECRET_KEY") or (
-    "triggerkit-insecure-development-key" if DEBUG or not env_bool("PRODUCTION", False)
-    else ""
+    "triggerkit-insecure-development-key" if DEBUG or not PRODUCTION else ""
 )
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when PRODUCTION is true")
@@ -135,6 +135,9 @@ CACHES = {
     )
 }
 TRIGGERKIT_API_RATE_LIMIT_PER_MINUTE = env_int("TRIGGERKIT_API_RATE_LIMIT_PER_MINUTE", 6000)
+# Each process remembers a found API key this long; a key revoked elsewhere
+# (another process, the admin) keeps working for at most that time.
+TRIGGERKIT_AUTH_CACHE_SECONDS = env_int("TRIGGERKIT_AUTH_CACHE_SECONDS", 5)
 
 # Celery: the broker only carries "look at run X now"; the database holds state.
 CELERY_TASK_ACKS_LATE = True
@@ -219,6 +222,8 @@ LOGGING = {
 }
 
 # /metrics (docs/metrics.md): when set, scrapers must send `Authorization: Bearer …`.
+# Required in production: without it /metrics answers 403 there, and
+# `manage.py check --deploy` fails (observability/checks.py).
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 
 # Alerts (docs/alerts.md): at most one per task per interval, by webhook and e-mail.
@@ -239,8 +244,9 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "triggerkit@localhost")
 # of the task modules register as Triggerkit tasks through this backend.
 TASKS = {"default": {"BACKEND": "triggerkit_django.backend.TriggerkitBackend"}}
 
-# Production hardening; `PRODUCTION=true manage.py check --deploy` is clean.
-if env_bool("PRODUCTION", False):
+# Production hardening; `PRODUCTION=true manage.py check --deploy` is clean
+# once METRICS_TOKEN is set too.
+if PRODUCTION:
     DEBUG = False
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -60,7 +60,8 @@ KEY_RELEASING_STATUSES = frozenset(
 
 class Queue(models.Model):
     environment = models.ForeignKey(Environment, on_delete=models.CASCADE)
-    name = models.CharField(max_length=128)
+    # Room for a task's own queue, "task/" and a task id of the API's 128 characters.
+    name = models.CharField(max_length=200)
     concurrency_limit = models.PositiveIntegerField(null=True, blank=True)
     paused = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
@@ -72,6 +73,16 @@ class Queue(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DispatchRequest(models.Model):
+    """A dispatch asked for while another pass held the environment's lock.
+
+    The pass holding the lock looks for these once it has committed and passes
+    again, so whoever asks never waits for the lock and no request is lost.
+    """
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE)
 
 
 class Task(models.Model):
@@ -206,14 +217,22 @@ class BulkAction(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The last run handled: runs are handled newest first, so work resumes below it.
+    cursor = models.CharField(max_length=40, default="", blank=True)
+    # When it was created, claimed or republished, or last finished a chunk.
+    progress_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.id
 
 
 class Run(models.Model):
+    # Foreign keys whose column leads one of the indexes in Meta get no index of their
+    # own (db_index=False): every index is paid for on each insert and status change.
     id = models.CharField(primary_key=True, max_length=40, default=new_run_id)
-    environment = models.ForeignKey(Environment, on_delete=models.CASCADE)
+    environment = models.ForeignKey(
+        Environment, on_delete=models.CASCADE, db_index=False
+    )
     task_identifier = models.CharField(max_length=128)
     queue = models.ForeignKey(Queue, on_delete=models.PROTECT)
     concurrency_key = models.CharField(max_length=128, default="", blank=True)
@@ -299,20 +318,39 @@ class Run(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     expired_at = models.DateTimeField(null=True, blank=True)
 
-    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL)
+    batch = models.ForeignKey(
+        Batch, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
+    )
     batch_index = models.PositiveIntegerField(null=True, blank=True)
     parent_run = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+        db_index=False,
     )
     root_run = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     replayed_from = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replays",
+        db_index=False,
     )
-    schedule = models.ForeignKey(Schedule, null=True, blank=True, on_delete=models.SET_NULL)
+    schedule = models.ForeignKey(
+        Schedule, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
+    )
     bulk_action = models.ForeignKey(
-        BulkAction, null=True, blank=True, on_delete=models.SET_NULL
+        BulkAction, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
     )
     depth = models.PositiveIntegerField(default=0)
     trigger_function = models.CharField(max_length=32, default="trigger")
@@ -338,8 +376,16 @@ class Run(models.Model):
             models.Index(
                 fields=["environment", "task_identifier", "-id"], name="run_env_task_id"
             ),
-            models.Index(fields=["batch", "batch_index"], name="run_batch"),
             models.Index(fields=["parent_run"], name="run_parent"),
+            # Most runs are neither replays nor children: index only those that are.
+            models.Index(
+                fields=["root_run"], condition=Q(root_run__isnull=False), name="run_root"
+            ),
+            models.Index(
+                fields=["replayed_from"],
+                condition=Q(replayed_from__isnull=False),
+                name="run_replayed_from",
+            ),
             models.Index(fields=["schedule", "-id"], name="run_schedule"),
             models.Index(fields=["bulk_action"], name="run_bulk_action"),
             GinIndex(fields=["tags"], name="run_tags"),

@@ -1,8 +1,8 @@
 """The hot queries plan as index scans over a large backlog (plans, never timings).
 
 With 300,000 queued runs (and some history) in one environment, EXPLAIN of the
-dispatcher's lane walk and pick, of the claim in start_attempt and of the API
-runs list must show index scans, and no Seq Scan or Sort over runs_run: a
+dispatcher's lane walk and pick, of the claim in start_attempt, of the end of
+an attempt in complete_attempt and of the API runs list must show index scans, and no Seq Scan or Sort over runs_run: a
 query that sorts or scans the backlog gets slower with every queued run
 (ARCHITECTURE.md, "Performance budget"). The rows are inserted with
 generate_series inside a transaction that is rolled back at the end.
@@ -18,6 +18,7 @@ import pytest
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from bench import seed
 from tests.conftest import create_test_project
@@ -124,21 +125,28 @@ def test_dispatcher_walks_lanes_through_the_dispatch_index(backlog):
     assert_indexed(dispatcher.LANES_SQL, {"env": backlog.environment.pk})
 
 
-def test_dispatcher_picks_the_oldest_of_each_lane_without_sorting(backlog):
+def test_dispatcher_dequeues_the_oldest_of_each_lane_without_sorting(backlog):
     walk = lanes(backlog)
-    assert_indexed(
-        dispatcher.PICK_SQL,
+    plan = explain(
+        dispatcher.DEQUEUE_SQL,
         {
             "env": backlog.environment.pk,
             "queues": [queue for queue, _ in walk],
             "keys": [key for _, key in walk],
             "wanted": [5] * len(walk),
+            "slots": 100,
+            "now": timezone.now(),
         },
     )
 
+    assert problems(plan) == [], json.dumps(plan, indent=1)
+    # The dequeued runs are found by their ids, not among the whole backlog.
+    found_by = plan["Plans"][-1].get("Index Name")
+    assert found_by == "runs_run_pkey", json.dumps(plan, indent=1)
+
 
 def test_dispatcher_counts_busy_slots_without_scanning_the_table(backlog):
-    plan = explain(dispatcher.BUSY_SQL, [backlog.environment.pk])
+    plan = explain(dispatcher.SLOTS_SQL, {"env": backlog.environment.pk})
     assert not [
         n
         for n in nodes(plan)
@@ -157,11 +165,31 @@ def test_claim_updates_one_run_through_the_primary_key(backlog):
     claims = [
         query["sql"]
         for query in captured.captured_queries
-        if query["sql"].startswith(f'UPDATE "{RUNS_TABLE}"')
+        if f"UPDATE {RUNS_TABLE}" in query["sql"]
     ]
     assert claims, "start_attempt sent no UPDATE of runs_run"
     assert_indexed(claims[0])
     assert Run.objects.get(pk=picked[0]).status == "EXECUTING"
+
+
+def test_completion_counts_the_dequeued_backlog_through_an_index(backlog):
+    from runs import engine
+    from runs.models import Run
+
+    engine.dispatch(backlog.environment.pk)
+    dequeued = Run.objects.filter(environment=backlog.environment, status="DEQUEUED")
+    run_id = dequeued.values_list("pk", flat=True).first()
+    started = engine.start_attempt(run_id, "plans")
+    with CaptureQueriesContext(connection) as captured:
+        assert engine.complete_attempt(started.attempt, "null", "application/json", [])
+    ends = [
+        query["sql"]
+        for query in captured.captured_queries
+        if f"UPDATE {RUNS_TABLE}" in query["sql"]
+    ]
+    assert ends, "complete_attempt sent no UPDATE of runs_run"
+    assert_indexed(ends[0])
+    assert Run.objects.get(pk=run_id).status == "COMPLETED"
 
 
 LIST_FILTERS = {

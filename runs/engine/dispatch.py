@@ -6,30 +6,60 @@ queue, or one concurrencyKey of a queue), gives each lane as many runs as it
 has free slots, shares the environment's free slots round-robin across lanes
 so that no lane starves another, and publishes one message per picked run
 after commit.
+
+Nobody waits for the lock: a caller that finds it taken leaves a
+DispatchRequest row instead, which the pass holding the lock looks for once it
+has committed, and then passes again.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from dataclasses import dataclass
-from itertools import zip_longest
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from runs import publish
+from runs.models import DispatchRequest
 
 logger = logging.getLogger(__name__)
 
+# A lane: a queue id and one of its concurrency keys ("" without keys).
+Lane = tuple[int, str]
+
 # First key of the advisory lock; the second is the environment id.
 DISPATCH_LOCK_CLASS = 7301
+# Passes one call makes at most while requests keep arriving; beyond, the requests
+# left wait for the next pass (beat's tick at the latest), and the caller returns.
+MAX_PASSES_PER_CALL = 5
 
-BUSY_SQL = """
-SELECT queue_id, concurrency_key, count(*)
-FROM runs_run
-WHERE environment_id = %s AND status IN ('DEQUEUED', 'EXECUTING')
-GROUP BY queue_id, concurrency_key
+# Takes the environment's lock for this transaction or, when another pass holds
+# it, leaves that pass a request (committed with this transaction).
+LOCK_SQL = """
+WITH lock AS (
+    SELECT pg_try_advisory_xact_lock(%(lock_class)s, %(env)s) AS taken
+), request AS (
+    INSERT INTO runs_dispatchrequest (environment_id)
+    SELECT %(env)s FROM lock WHERE NOT lock.taken
+)
+SELECT taken FROM lock
+"""
+
+# Clears the requests left so far (this pass reads the state after them, so it
+# serves them), and reads the environment's limit beside the runs each busy lane
+# holds: one row per busy lane, or one row of NULLs.
+SLOTS_SQL = """
+WITH served AS (
+    DELETE FROM runs_dispatchrequest WHERE environment_id = %(env)s
+), busy AS (
+    SELECT queue_id, concurrency_key, count(*) AS runs
+    FROM runs_run
+    WHERE environment_id = %(env)s AND status IN ('DEQUEUED', 'EXECUTING')
+    GROUP BY queue_id, concurrency_key
+)
+SELECT env.concurrency_limit, busy.queue_id, busy.concurrency_key, busy.runs
+FROM apikeys_environment AS env LEFT JOIN busy ON true
+WHERE env.id = %(env)s
 """
 
 # A loose index scan over run_dispatch: one probe per distinct lane.
@@ -51,81 +81,80 @@ FROM lane JOIN runs_queue AS queue ON queue.id = lane.queue_id
 WHERE NOT queue.paused
 """
 
-PICK_SQL = """
-SELECT picked.id, lane.queue_id, lane.concurrency_key
-FROM unnest(%(queues)s::bigint[], %(keys)s::text[], %(wanted)s::int[])
-    AS lane(queue_id, concurrency_key, wanted),
-LATERAL (
-    SELECT id FROM runs_run
-    WHERE environment_id = %(env)s AND status = 'QUEUED'
-      AND queue_id = lane.queue_id AND concurrency_key = lane.concurrency_key
-    ORDER BY queue_timestamp
-    LIMIT lane.wanted
-    FOR UPDATE SKIP LOCKED
-) AS picked
-"""
-
+# Locks each lane's oldest runs (as many as the lane may start), then dequeues the
+# first `slots` of them taken round-robin: every lane's oldest, then every lane's
+# second, and so on. Only the picked runs are sorted, never the backlog.
 DEQUEUE_SQL = """
+WITH picked AS MATERIALIZED (
+    SELECT oldest.id, oldest.queue_timestamp, lane.position
+    FROM unnest(%(queues)s::bigint[], %(keys)s::text[], %(wanted)s::int[])
+        WITH ORDINALITY AS lane(queue_id, concurrency_key, wanted, position),
+    LATERAL (
+        SELECT id, queue_timestamp FROM runs_run
+        WHERE environment_id = %(env)s AND status = 'QUEUED'
+          AND queue_id = lane.queue_id AND concurrency_key = lane.concurrency_key
+        ORDER BY queue_timestamp
+        LIMIT lane.wanted
+        FOR UPDATE SKIP LOCKED
+    ) AS oldest
+), turns AS (
+    SELECT id, position,
+        row_number() OVER (PARTITION BY position ORDER BY queue_timestamp) AS turn
+    FROM picked
+)
 UPDATE runs_run
 SET status = 'DEQUEUED', dequeued_at = %(now)s, updated_at = %(now)s,
     ttl_expires_at = NULL
-WHERE id = ANY(%(ids)s) AND status = 'QUEUED'
+WHERE status = 'QUEUED' AND id = ANY (ARRAY (
+    SELECT id FROM turns ORDER BY turn, position LIMIT %(slots)s
+))
 RETURNING id, max_duration_seconds
 """
 
 
-@dataclass(frozen=True)
-class Lane:
-    queue_id: int
-    concurrency_key: str
-
-
 def request_dispatch(environment_id: int) -> None:
-    """Dispatch the environment once the current transaction commits."""
-    transaction.on_commit(lambda: dispatch(environment_id))
+    """Dispatch the environment once the current transaction commits.
+
+    The caller's rows are committed by then: a pass that fails (the database went
+    away) is logged and left to beat's tick, and never fails the caller, so that a
+    trigger that was committed is also acknowledged.
+    """
+    transaction.on_commit(lambda: dispatch(environment_id), robust=True)
 
 
 def dispatch(environment_id: int) -> list[str]:
-    """Give free slots to queued runs of one environment; return the picked ids."""
+    """Give free slots to queued runs of one environment; return the picked ids.
+
+    When another pass holds the lock, leave it a request and return at once.
+    """
+    picked: list[str] = []
+    for _ in range(MAX_PASSES_PER_CALL):
+        ids = dispatch_pass(environment_id)
+        if ids is None:
+            # Its holder finds the request this call left, unless it let the lock go
+            # before the request was committed: then pass again.
+            if lock_is_taken(environment_id):
+                break
+            continue
+        picked += ids
+        if not has_requests(environment_id):
+            break
+    return picked
+
+
+def dispatch_pass(environment_id: int) -> list[str] | None:
+    """One pass under the environment's lock; None if another pass holds it."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, %s)", [DISPATCH_LOCK_CLASS, environment_id]
-        )
-        cursor.execute(
-            "SELECT concurrency_limit FROM apikeys_environment WHERE id = %s",
-            [environment_id],
-        )
-        row = cursor.fetchone()
-        if row is None:
-            return []
-        cursor.execute(BUSY_SQL, [environment_id])
-        busy = {Lane(q, k): n for q, k, n in cursor.fetchall()}
-        env_free = row[0] - sum(busy.values())
+        cursor.execute(LOCK_SQL, {"lock_class": DISPATCH_LOCK_CLASS, "env": environment_id})
+        if not cursor.fetchone()[0]:
+            return None
+        env_free, busy = free_slots(cursor, environment_id)
         if env_free <= 0:
             return []
-
-        cursor.execute(LANES_SQL, {"env": environment_id})
-        wanted = {
-            Lane(q, k): lane_free(Lane(q, k), limit, busy, env_free)
-            for q, k, limit in cursor.fetchall()
-        }
-        wanted = {lane: n for lane, n in wanted.items() if n > 0}
+        wanted = wanted_runs(cursor, environment_id, busy, env_free)
         if not wanted:
             return []
-
-        lanes = list(wanted)
-        cursor.execute(
-            PICK_SQL,
-            {
-                "env": environment_id,
-                "queues": [lane.queue_id for lane in lanes],
-                "keys": [lane.concurrency_key for lane in lanes],
-                "wanted": [wanted[lane] for lane in lanes],
-            },
-        )
-        ids = share_round_robin(cursor.fetchall(), env_free)
-        cursor.execute(DEQUEUE_SQL, {"now": timezone.now(), "ids": ids})
-        picked = cursor.fetchall()
+        picked = dequeue(cursor, environment_id, wanted, env_free)
         transaction.on_commit(lambda: publish.execute_runs(picked))
 
     if picked:
@@ -133,21 +162,61 @@ def dispatch(environment_id: int) -> list[str]:
     return [run_id for run_id, _ in picked]
 
 
-def lane_free(lane: Lane, limit: int | None, busy: dict[Lane, int], env_free: int) -> int:
+def free_slots(cursor, environment_id: int) -> tuple[int, dict[Lane, int]]:
+    """The environment's free slots, and the runs each busy lane holds."""
+    cursor.execute(SLOTS_SQL, {"env": environment_id})
+    rows = cursor.fetchall()
+    if not rows:
+        return 0, {}
+    busy = {(queue, key): runs for _, queue, key, runs in rows if queue is not None}
+    return rows[0][0] - sum(busy.values()), busy
+
+
+def wanted_runs(
+    cursor, environment_id: int, busy: dict[Lane, int], env_free: int
+) -> dict[Lane, int]:
+    """How many runs each lane with queued runs may start now."""
+    cursor.execute(LANES_SQL, {"env": environment_id})
+    wanted = {
+        (queue, key): lane_free(limit, busy.get((queue, key), 0), env_free)
+        for queue, key, limit in cursor.fetchall()
+    }
+    return {lane: runs for lane, runs in wanted.items() if runs > 0}
+
+
+def dequeue(
+    cursor, environment_id: int, wanted: dict[Lane, int], slots: int
+) -> list[tuple[str, int | None]]:
+    lanes = list(wanted)
+    cursor.execute(
+        DEQUEUE_SQL,
+        {
+            "env": environment_id,
+            "queues": [queue for queue, _ in lanes],
+            "keys": [key for _, key in lanes],
+            "wanted": [wanted[lane] for lane in lanes],
+            "slots": slots,
+            "now": timezone.now(),
+        },
+    )
+    return cursor.fetchall()
+
+
+def lane_free(limit: int | None, busy: int, env_free: int) -> int:
     if limit is None:
         return env_free
-    return max(0, min(limit - busy.get(lane, 0), env_free))
+    return max(0, min(limit - busy, env_free))
 
 
-def share_round_robin(rows: list[tuple[str, int, str]], slots: int) -> list[str]:
-    """Take runs one lane at a time, oldest first within each lane."""
-    by_lane: dict[Lane, list[str]] = defaultdict(list)
-    for run_id, queue_id, key in rows:
-        by_lane[Lane(queue_id, key)].append(run_id)
-    ordered = [
-        run_id
-        for turn in zip_longest(*by_lane.values())
-        for run_id in turn
-        if run_id is not None
-    ]
-    return ordered[:slots]
+def lock_is_taken(environment_id: int) -> bool:
+    """Whether a pass holds the lock now (taking a free one only for this statement)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT NOT pg_try_advisory_xact_lock(%s, %s)",
+            [DISPATCH_LOCK_CLASS, environment_id],
+        )
+        return cursor.fetchone()[0]
+
+
+def has_requests(environment_id: int) -> bool:
+    return DispatchRequest.objects.filter(environment_id=environment_id).exists()

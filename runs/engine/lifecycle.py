@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from alerts.hooks import run_failed as alert_run_failed
@@ -19,6 +19,7 @@ from runs import publish
 from runs.durations import format_duration
 from runs.engine import waits
 from runs.engine.dispatch import request_dispatch
+from runs.engine.trigger import find_task
 from runs.models import (
     FINAL_STATUSES,
     Attempt,
@@ -27,7 +28,6 @@ from runs.models import (
     Run,
     RunLog,
     RunStatus,
-    Task,
     Waitpoint,
 )
 
@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 CANCELED_ERROR = {"message": "Canceled by user"}
 # Rows changed per statement by the time-based sweeps.
 SWEEP_BATCH_SIZE = 1000
+# Below this many DEQUEUED runs in its environment, a freed slot always asks for a
+# dispatch pass (END_ATTEMPT_SQL).
+DISPATCH_BACKLOG_MIN_RUNS = 10
 DEFAULT_RETRY = {
     "factor": 2.0,
     "min_delay_seconds": 1.0,
@@ -57,75 +60,162 @@ class LogLine:
     message: str
 
 
+# Claims a dequeued run and starts its attempt in one statement: a run resuming after
+# a wait continues its last (suspended) attempt as a new segment; any other start is
+# a new attempt. No row comes back when another actor claimed the run first.
+CLAIM_SQL = """
+WITH last AS (
+    SELECT number, segment, status FROM runs_attempt
+    WHERE run_id = %(run)s
+    ORDER BY number DESC, segment DESC
+    LIMIT 1
+), next AS (
+    SELECT
+        CASE WHEN last.status = 'SUSPENDED' THEN last.number
+             ELSE coalesce(last.number, 0) + 1 END AS number,
+        CASE WHEN last.status = 'SUSPENDED' THEN last.segment + 1 ELSE 0 END AS segment
+    FROM (SELECT) AS one LEFT JOIN last ON true
+), claimed AS (
+    UPDATE runs_run AS run
+    SET status = 'EXECUTING', started_at = coalesce(run.started_at, %(now)s),
+        updated_at = %(now)s, attempt_count = next.number
+    FROM next
+    WHERE run.id = %(run)s AND run.status = 'DEQUEUED'
+    RETURNING run.*
+), attempt AS (
+    INSERT INTO runs_attempt
+        (run_id, number, segment, status, started_at, heartbeat_at, worker)
+    SELECT claimed.id, next.number, next.segment, 'EXECUTING', %(now)s, %(now)s,
+        %(worker)s
+    FROM claimed, next
+    RETURNING id, number, segment
+)
+SELECT claimed.*, attempt.id AS attempt_id, attempt.number AS attempt_number,
+    attempt.segment AS attempt_segment
+FROM claimed, attempt
+"""
+
+# Ends an executing attempt and moves its run on ({changes}) in one statement, and
+# says whether the slot it frees wants a dispatch pass now: when runs are queued in
+# the environment and either the run's queue has its own limit (the slot may be the
+# only one of its lane) or fewer runs wait DEQUEUED in the broker than a tenth of
+# the environment's limit (and at least DISPATCH_BACKLOG_MIN_RUNS). With a deeper
+# backlog every worker has work, and a later completion refills the slots. Beat's
+# tick is the backstop, also for a run queued while this statement ran, whose own
+# dispatch pass still counted this run's slot as taken. No row comes back when the
+# attempt had been ended elsewhere.
+END_ATTEMPT_SQL = """
+WITH ended AS (
+    UPDATE runs_attempt
+    SET status = %(attempt_status)s, finished_at = %(now)s, error = %(attempt_error)s
+    WHERE id = %(attempt)s AND status = 'EXECUTING'
+    RETURNING run_id
+), moved AS (
+    UPDATE runs_run AS run SET {changes}
+    WHERE run.id = (SELECT run_id FROM ended) AND run.status = 'EXECUTING'
+    RETURNING run.queue_id, run.environment_id
+), backlog AS (
+    SELECT moved.environment_id, queue.concurrency_limit AS queue_limit,
+        greatest(%(backlog_min_runs)s, env.concurrency_limit / 10) AS enough
+    FROM moved
+    JOIN runs_queue AS queue ON queue.id = moved.queue_id
+    JOIN apikeys_environment AS env ON env.id = moved.environment_id
+)
+SELECT (
+    -- The first lane of the dispatcher's walk, if any run is queued (run_dispatch).
+    SELECT queued.queue_id FROM runs_run AS queued
+    WHERE queued.environment_id = backlog.environment_id AND queued.status = 'QUEUED'
+    ORDER BY queued.queue_id, queued.concurrency_key
+    LIMIT 1
+) IS NOT NULL AND (
+    queue_limit IS NOT NULL OR (
+        SELECT count(*) FROM (
+            SELECT FROM runs_run AS waiting
+            WHERE waiting.environment_id = backlog.environment_id
+              AND waiting.status = 'DEQUEUED'
+            LIMIT backlog.enough
+        ) AS dequeued
+    ) < backlog.enough
+)
+FROM backlog
+"""
+
+
+@dataclass(frozen=True)
+class EndedAttempt:
+    wants_dispatch: bool
+
+
 def start_attempt(run_id: str, worker: str) -> StartedAttempt | None:
-    """Claim a dequeued run for execution; None if another actor got there first.
-
-    A run resuming after a wait continues its attempt as a new segment; any
-    other start is a new attempt.
-    """
+    """Claim a dequeued run for execution; None if another actor got there first."""
     now = timezone.now()
-    with transaction.atomic():
-        claimed = Run.objects.filter(pk=run_id, status=RunStatus.DEQUEUED).update(
-            status=RunStatus.EXECUTING,
-            started_at=Coalesce(F("started_at"), Value(now)),
-            updated_at=now,
-        )
-        if claimed != 1:
-            return None
+    claimed = list(
+        Run.objects.raw(CLAIM_SQL, {"run": run_id, "now": now, "worker": worker})
+    )
+    if not claimed:
+        return None
 
-        last = Attempt.objects.filter(run_id=run_id).order_by("-pk").first()
-        if last is not None and last.status == AttemptStatus.SUSPENDED:
-            number, segment = last.number, last.segment + 1
-        else:
-            number, segment = (last.number + 1 if last else 1), 0
-            Run.objects.filter(pk=run_id).update(attempt_count=number)
-        run = Run.objects.get(pk=run_id)
-        attempt = Attempt.objects.create(
-            run=run,
-            number=number,
-            segment=segment,
-            status=AttemptStatus.EXECUTING,
-            started_at=now,
-            heartbeat_at=now,
-            worker=worker,
-        )
+    run = claimed[0]
+    attempt = Attempt(
+        pk=run.attempt_id,
+        run=run,
+        number=run.attempt_number,
+        segment=run.attempt_segment,
+        status=AttemptStatus.EXECUTING,
+        started_at=now,
+        heartbeat_at=now,
+        worker=worker,
+    )
     logger.info(
         "attempt started",
-        extra={"action": "attempt_started", "run_id": run_id, "attempt": number},
+        extra={
+            "action": "attempt_started",
+            "run_id": run_id,
+            "attempt": attempt.number,
+        },
     )
     return StartedAttempt(run, attempt)
 
 
 def complete_attempt(
-    attempt: Attempt, output: str | None, output_type: str, logs: list[LogLine]
+    attempt: Attempt, output: str | None, output_type: str, logs: Iterable[LogLine]
 ) -> bool:
     """Record a successful attempt; False if the run was no longer executing."""
     now = timezone.now()
-    with transaction.atomic():
-        if not finish_attempt(attempt, AttemptStatus.COMPLETED, now, None, logs):
-            return False
-        done = Run.objects.filter(pk=attempt.run_id, status=RunStatus.EXECUTING).update(
-            status=RunStatus.COMPLETED,
-            output=output,
-            output_type=output_type,
-            error=None,
-            finished_at=now,
-            updated_at=now,
+    run = attempt.run
+    lines = list(logs)
+    with atomic_if(bool(lines) or run.parent_run_id is not None):
+        ended = end_attempt(
+            attempt,
+            AttemptStatus.COMPLETED,
+            None,
+            lines,
+            now,
+            {
+                "status": RunStatus.COMPLETED,
+                "output": output,
+                "output_type": output_type,
+                "error": None,
+                "finished_at": now,
+                "updated_at": now,
+            },
         )
-        if done:
-            notify_parent(attempt.run)
-        request_dispatch(attempt.run.environment_id)
+        if ended is None:
+            return False
+        notify_parent(run)
+        if ended.wants_dispatch:
+            request_dispatch(run.environment_id)
     logger.info(
         "attempt completed",
         extra={"action": "attempt_completed", "run_id": attempt.run_id},
     )
-    return done == 1
+    return True
 
 
 def fail_attempt(
     attempt: Attempt,
     error: dict[str, Any],
-    logs: list[LogLine],
+    logs: Iterable[LogLine],
     *,
     retryable: bool = True,
     final_status: str = RunStatus.FAILED,
@@ -134,25 +224,31 @@ def fail_attempt(
     """Record a failed attempt and retry the run if it may; return its new status."""
     now = timezone.now()
     run = attempt.run
-    with transaction.atomic():
-        if not finish_attempt(attempt, attempt_status, now, error, logs):
-            return None
-        if retryable and attempt.number < run.max_attempts:
-            status = RunStatus.RETRYING
-            delay = retry_delay(task_retry_policy(run), attempt.number)
-            changes = {"delay_until": now + delay}
-        else:
-            status = final_status
-            changes = {"finished_at": now}
-        moved = Run.objects.filter(pk=run.pk, status=RunStatus.EXECUTING).update(
-            status=status, error=error, updated_at=now, **changes
-        )
-        if moved and status != RunStatus.RETRYING:
-            notify_parent(run)
-        request_dispatch(run.environment_id)
+    if retryable and attempt.number < run.max_attempts:
+        status = RunStatus.RETRYING
+        delay = retry_delay(task_retry_policy(run), attempt.number)
+        changes = {"delay_until": now + delay}
+    else:
+        status = final_status
+        changes = {"finished_at": now}
 
-    if moved != 1:
-        return None
+    lines = list(logs)
+    with atomic_if(bool(lines) or run.parent_run_id is not None):
+        ended = end_attempt(
+            attempt,
+            attempt_status,
+            error,
+            lines,
+            now,
+            {"status": status, "error": error, "updated_at": now, **changes},
+        )
+        if ended is None:
+            return None
+        if status != RunStatus.RETRYING:
+            notify_parent(run)
+        if ended.wants_dispatch:
+            request_dispatch(run.environment_id)
+
     alert_run_failed(run, status, error)
     level = logging.INFO if status == RunStatus.RETRYING else logging.WARNING
     logger.log(
@@ -163,36 +259,75 @@ def fail_attempt(
     return status
 
 
+def atomic_if(needed: bool):
+    """A transaction when statements must commit together; one is atomic alone."""
+    return transaction.atomic() if needed else nullcontext()
+
+
+def end_attempt(
+    attempt: Attempt,
+    status: str,
+    error: dict[str, Any] | None,
+    lines: list[LogLine],
+    now: datetime,
+    run_changes: dict[str, Any],
+) -> EndedAttempt | None:
+    """End an executing attempt with its lines; apply run_changes to its executing run.
+
+    None when the attempt had already been ended elsewhere: cancelled, or crashed
+    by the lease sweep while its worker was merely slow. Such a worker must not
+    touch the run any more, which may already be running its next attempt.
+    """
+    save_logs(attempt, lines)
+    fields = {name: Run._meta.get_field(name) for name in run_changes}
+    changes = ", ".join(f"{f.column} = %({name})s" for name, f in fields.items())
+    params = {
+        name: fields[name].get_db_prep_save(value, connection)
+        for name, value in run_changes.items()
+    }
+    error_field = Attempt._meta.get_field("error")
+    params.update(
+        attempt=attempt.pk,
+        attempt_status=status,
+        attempt_error=error_field.get_db_prep_save(error, connection),
+        now=now,
+        backlog_min_runs=DISPATCH_BACKLOG_MIN_RUNS,
+    )
+    rows = _execute(END_ATTEMPT_SQL.format(changes=changes), params)
+    return EndedAttempt(wants_dispatch=rows[0][0]) if rows else None
+
+
+def save_logs(attempt: Attempt, logs: Iterable[LogLine]) -> None:
+    RunLog.objects.bulk_create(
+        [
+            RunLog(
+                run_id=attempt.run_id,
+                attempt_number=attempt.number,
+                logged_at=line.logged_at,
+                level=line.level,
+                message=line.message,
+            )
+            for line in logs
+        ]
+    )
+
+
 def finish_attempt(
     attempt: Attempt,
     status: str,
     now: datetime,
     error: dict[str, Any] | None,
-    logs: list[LogLine],
+    logs: Iterable[LogLine],
 ) -> bool:
-    """End an executing attempt; False if it had already been ended elsewhere.
-
-    An attempt is ended elsewhere when it was cancelled, or crashed by the
-    lease sweep while its worker was merely slow: such a worker must not
-    touch the run any more, which may already be running its next attempt.
-    """
+    """End an executing attempt; False if it had already been ended elsewhere."""
     ended = Attempt.objects.filter(pk=attempt.pk, status=AttemptStatus.EXECUTING).update(
         status=status, finished_at=now, error=error
     )
-    RunLog.objects.bulk_create(
-        RunLog(
-            run_id=attempt.run_id,
-            attempt_number=attempt.number,
-            logged_at=line.logged_at,
-            level=line.level,
-            message=line.message,
-        )
-        for line in logs
-    )
+    save_logs(attempt, logs)
     return ended == 1
 
 
-def suspend_attempt(attempt: Attempt, step: int, logs: list[LogLine]) -> str | None:
+def suspend_attempt(attempt: Attempt, step: int, logs: Iterable[LogLine]) -> str | None:
     """End an execution segment at an unresolved step; return the run's new status."""
     now = timezone.now()
     with transaction.atomic():
@@ -216,12 +351,8 @@ def suspend_attempt(attempt: Attempt, step: int, logs: list[LogLine]) -> str | N
 
 
 def task_retry_policy(run: Run) -> dict[str, Any]:
-    retry = (
-        Task.objects.filter(environment_id=run.environment_id, slug=run.task_identifier)
-        .values_list("retry", flat=True)
-        .first()
-    )
-    return retry or {}
+    task = find_task(run.environment_id, run.task_identifier)
+    return (task.retry if task is not None else None) or {}
 
 
 def retry_delay(policy: dict[str, Any], attempt_number: int) -> timedelta:

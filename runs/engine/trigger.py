@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apikeys.memo import Memo
 from apikeys.models import Environment, EnvironmentKind
 from runs.engine.dispatch import request_dispatch
 from runs.engine.errors import UnprocessableError
@@ -20,6 +21,11 @@ IDEMPOTENCY_KEY_DEFAULT_TTL = timedelta(days=30)
 MAX_TAGS = 10
 # A unique-index race is retried this many times before giving up.
 IDEMPOTENCY_RACE_RETRIES = 5
+# How long a process remembers a task it found (find_task).
+TASK_CACHE_SECONDS = 5
+
+# Tasks found (with their queue), by (environment id, task id).
+_found_tasks: Memo[Task] = Memo()
 
 
 @dataclass(frozen=True)
@@ -28,12 +34,30 @@ class Triggered:
     is_cached: bool
 
 
-def find_task(environment: Environment, task_identifier: str) -> Task | None:
-    return (
+def find_task(environment_id: int, task_identifier: str) -> Task | None:
+    """Return a registered task with its queue, remembered by this process a while.
+
+    Only tasks found are remembered, so a task is known as soon as a worker
+    registers it; a changed definition (retry, TTL, queue) reaches other processes
+    within TASK_CACHE_SECONDS.
+    """
+    task = _found_tasks.get((environment_id, task_identifier))
+    if task is not None:
+        return task
+    task = (
         Task.objects.select_related("queue")
-        .filter(environment=environment, slug=task_identifier)
+        .filter(environment_id=environment_id, slug=task_identifier)
         .first()
     )
+    if task is not None:
+        key = (environment_id, task_identifier)
+        _found_tasks.remember(key, task, TASK_CACHE_SECONDS)
+    return task
+
+
+def forget_tasks() -> None:
+    """Drop every task this process remembers (a worker registered new definitions)."""
+    _found_tasks.clear()
 
 
 def resolve_queue(
@@ -140,23 +164,41 @@ def trigger_run(
     environment: Environment, task_identifier: str, spec: TriggerSpec
 ) -> Triggered:
     """Create a run, or return the live run that already holds its idempotency key."""
-    task = find_task(environment, task_identifier)
+    task = find_task(environment.pk, task_identifier)
     queue = resolve_queue(environment, task_identifier, task, spec)
+    if spec.idempotency_key:
+        triggered = insert_idempotent_run(
+            environment, task_identifier, task, queue, spec
+        )
+    else:
+        # A single INSERT is atomic on its own: no transaction around it.
+        run = build_run(environment, task_identifier, task, queue, spec)
+        run.save(force_insert=True)
+        triggered = Triggered(run, is_cached=False)
+    if not triggered.is_cached and triggered.run.status == RunStatus.QUEUED:
+        request_dispatch(environment.pk)
+    return triggered
 
+
+def insert_idempotent_run(
+    environment: Environment,
+    task_identifier: str,
+    task: Task | None,
+    queue: Queue,
+    spec: TriggerSpec,
+) -> Triggered:
+    """Insert a run holding an idempotency key, or return the live run holding it."""
     for _ in range(IDEMPOTENCY_RACE_RETRIES):
         run = build_run(environment, task_identifier, task, queue, spec)
         try:
             with transaction.atomic():
-                if run.idempotency_key:
-                    existing = claim_idempotency_key(run)
-                    if existing is not None:
-                        return Triggered(existing, is_cached=True)
+                existing = claim_idempotency_key(run)
+                if existing is not None:
+                    return Triggered(existing, is_cached=True)
                 run.save(force_insert=True)
         except IntegrityError:
             # Another trigger with the same key committed first: look again.
             continue
-        if run.status == RunStatus.QUEUED:
-            request_dispatch(environment.pk)
         return Triggered(run, is_cached=False)
     raise UnprocessableError("Could not claim the idempotency key; try again")
 
@@ -203,7 +245,7 @@ def replay_run(run: Run, overrides: TriggerSpec | None = None) -> Run:
     spec.extra_options = {**run.extra_options, **spec.extra_options}
 
     environment = run.environment
-    task = find_task(environment, run.task_identifier)
+    task = find_task(environment.pk, run.task_identifier)
     queue = resolve_queue(environment, run.task_identifier, task, spec)
     new_run = build_run(environment, run.task_identifier, task, queue, spec)
     new_run.replayed_from = run

@@ -1,11 +1,18 @@
 """The dispatcher gives slots to queued runs within every limit, fairly."""
 
+import importlib
 from collections import Counter
+from unittest import mock
 
+import psycopg
 import pytest
+from django.db import connection
 
 from runs.engine import TriggerSpec, dispatch, pause_queue, resume_queue, trigger_run
-from runs.models import Queue, Run, RunStatus
+from runs.models import DispatchRequest, Queue, Run, RunStatus
+
+# The module, not the function runs.engine re-exports under the same name.
+dispatcher = importlib.import_module("runs.engine.dispatch")
 
 
 @pytest.fixture
@@ -91,3 +98,79 @@ def test_a_trigger_can_override_a_queue_limit(env):
 
     assert Queue.objects.get(environment=env, name="shared").concurrency_limit == 3
     assert len(dispatch(env.pk)) == 3
+
+
+@pytest.fixture
+def other_session():
+    """A second database session, as another process running a dispatch pass."""
+    settings = connection.settings_dict
+    with psycopg.connect(
+        dbname=settings["NAME"],
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+        user=settings["USER"],
+        autocommit=True,
+    ) as session:
+        yield session
+
+
+def test_a_dispatch_never_waits_for_a_pass_holding_the_lock(env, other_session):
+    run = trigger(env)[0]
+    other_session.execute(
+        "SELECT pg_advisory_lock(%s, %s)", [dispatcher.DISPATCH_LOCK_CLASS, env.pk]
+    )
+
+    with connection.cursor() as cursor:
+        # Waiting for the lock would fail the test instead of hanging it.
+        cursor.execute("SET LOCAL lock_timeout = '2s'")
+    assert dispatch(env.pk) == []
+
+    # It left a request for the holder instead, which the next pass serves.
+    assert DispatchRequest.objects.filter(environment=env).exists()
+    assert Run.objects.get(pk=run.pk).status == RunStatus.QUEUED
+    other_session.execute(
+        "SELECT pg_advisory_unlock(%s, %s)", [dispatcher.DISPATCH_LOCK_CLASS, env.pk]
+    )
+    assert dispatch(env.pk) == [run.pk]
+    assert not DispatchRequest.objects.filter(environment=env).exists()
+
+
+def test_a_request_left_during_a_pass_gets_a_pass_of_its_own(env, monkeypatch):
+    first = trigger(env)[0]
+    late = []
+    one_pass = dispatcher.dispatch_pass
+
+    def pass_then_a_trigger_arrives(environment_id):
+        ids = one_pass(environment_id)
+        if not late:
+            # Given a trigger that committed during this pass and found the lock taken
+            with mock.patch("runs.engine.trigger.request_dispatch"):
+                late.extend(trigger(env))
+            DispatchRequest.objects.create(environment_id=environment_id)
+        return ids
+
+    monkeypatch.setattr(dispatcher, "dispatch_pass", pass_then_a_trigger_arrives)
+
+    assert dispatch(env.pk) == [first.pk, late[0].pk]
+    assert not DispatchRequest.objects.filter(environment=env).exists()
+
+
+def test_a_caller_whose_request_came_too_late_for_the_holder_passes_itself(
+    env, monkeypatch
+):
+    run = trigger(env)[0]
+    one_pass = dispatcher.dispatch_pass
+    attempts = []
+
+    def lock_let_go_meanwhile(environment_id):
+        attempts.append(environment_id)
+        if len(attempts) == 1:
+            # Given the lock was taken when this call tried it, and is free now
+            DispatchRequest.objects.create(environment_id=environment_id)
+            return None
+        return one_pass(environment_id)
+
+    monkeypatch.setattr(dispatcher, "dispatch_pass", lock_let_go_meanwhile)
+
+    assert dispatch(env.pk) == [run.pk]
+    assert not DispatchRequest.objects.filter(environment=env).exists()

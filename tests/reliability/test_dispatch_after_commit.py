@@ -15,13 +15,6 @@ from django.test import Client
 
 from runs.models import Run
 
-BUG = (
-    "runs/engine/dispatch.py request_dispatch(): on_commit(dispatch) is not robust, so "
-    "a database error in the dispatch after the run committed becomes a 503 with "
-    "x-should-retry: true, and a client without a request idempotency key that retries "
-    "creates a second run"
-)
-
 
 def trigger(client, key, request_key=None):
     headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
@@ -42,7 +35,6 @@ def dead_dispatch():
         yield
 
 
-@pytest.mark.xfail(strict=True, reason=BUG)
 def test_a_committed_trigger_is_acknowledged_though_its_dispatch_failed(
     transactional_db, project, dead_dispatch
 ):
