@@ -11,6 +11,10 @@ transaction of its own:
 4. `next_run_at` moves to the first tick after now, so a beat that was down
    for several ticks fires one catch-up run, not one per missed tick.
 
+A tick that fires MISSED_AFTER_SECONDS or more after its time was missed (beat
+was down or behind): the catch-up fire raises the `schedule.missed` alert,
+which the alerts app holds to one per task per interval.
+
 Fire times come from croniter, evaluated in the schedule's IANA zone; around
 daylight-saving changes they follow croniter: a local time that does not exist
 fires at the first instant after the gap, and one that happens twice fires
@@ -22,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -37,6 +41,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from alerts.hooks import schedule_missed as alert_schedule_missed
 from apikeys.models import Environment
 from runs import packets
 from runs.engine.errors import NotFoundError, UnprocessableError
@@ -50,6 +55,8 @@ DEFAULT_TIMEZONE = "UTC"
 UPCOMING_COUNT = 5
 # Due schedules fired per beat tick; the rest fire on the next tick.
 FIRE_BATCH_SIZE = 500
+# A tick still unfired this long after its time is missed: beat was down or behind.
+MISSED_AFTER_SECONDS = 60
 # First key of the advisory lock that serialises declarative syncs per environment.
 SCHEDULE_SYNC_LOCK_CLASS = 7302
 # A unique-index race on a deduplication key is retried this many times.
@@ -79,6 +86,10 @@ VALUES (%s, %s, %s)
 ON CONFLICT (schedule_id, scheduled_for) DO NOTHING
 RETURNING id
 """
+
+
+class DeduplicationKeyTakenError(UnprocessableError):
+    """A create named a deduplication key that another schedule holds."""
 
 
 @dataclass(frozen=True)
@@ -193,6 +204,17 @@ def upcoming(schedule: Schedule, now: datetime | None = None) -> list[datetime]:
     )
 
 
+def is_late(tick: datetime, now: datetime) -> bool:
+    """Whether a tick fired (or still unfired) at `now` counts as missed."""
+    return now - tick >= timedelta(seconds=MISSED_AFTER_SECONDS)
+
+
+def is_overdue(schedule: Schedule, now: datetime | None = None) -> bool:
+    """Whether an active schedule's pending tick should have fired by now."""
+    tick = schedule.next_run_at
+    return schedule.active and tick is not None and is_late(tick, now or timezone.now())
+
+
 # Imperative schedules
 
 
@@ -260,6 +282,40 @@ def upsert_schedule(
             # Another create with the same key committed first: update that one.
             continue
     raise UnprocessableError("Could not claim the deduplication key; try again")
+
+
+def create_schedule(
+    environment: Environment,
+    *,
+    task_identifier: str,
+    cron: str,
+    timezone_name: str | None = None,
+    external_id: str | None = None,
+    deduplication_key: str | None = None,
+) -> Schedule:
+    """Create an imperative schedule; refuse a deduplication key already in use.
+
+    Unlike `upsert_schedule`, a key naming another schedule is an error, not a
+    redefinition of that schedule: a form that creates must not edit.
+    """
+    cron, timezone_name = check_definition(
+        environment, task_identifier, cron, timezone_name
+    )
+    try:
+        with transaction.atomic():
+            return create(
+                environment,
+                task_identifier,
+                cron,
+                timezone_name,
+                external_id,
+                deduplication_key,
+            )
+    except IntegrityError as exc:
+        raise DeduplicationKeyTakenError(
+            f"Deduplication key {deduplication_key!r} already names a schedule "
+            "of this environment"
+        ) from exc
 
 
 def update_schedule(
@@ -469,6 +525,50 @@ def sync_declarative(
         )
 
 
+def copy_declarative_schedules(environment: Environment) -> int:
+    """Give a new environment the declarative schedules its kind already has.
+
+    Declarations live in the workers' code, and workers sync them into every
+    environment when they start. Another environment of the same kind holds
+    what the code declares for that kind (the declared environment kinds are
+    not stored), so its declarative schedules are copied: a project created
+    while workers run then fires its crons without waiting for a worker
+    restart. Only missing schedules are added; return how many.
+
+    With no other environment of the kind there is nothing to copy from, and
+    the schedules arrive at the next worker start, as they do when a worker
+    syncing at the same moment had not committed yet.
+    """
+    declared: dict[str, Schedule] = {}
+    sources = Schedule.objects.filter(
+        type=ScheduleType.DECLARATIVE, environment__kind=environment.kind
+    ).exclude(environment=environment)
+    for schedule in sources.order_by("updated_at", "id"):
+        declared[schedule.task_identifier] = schedule
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [SCHEDULE_SYNC_LOCK_CLASS, environment.pk],
+            )
+        present = set(
+            Schedule.objects.filter(
+                environment=environment, type=ScheduleType.DECLARATIVE
+            ).values_list("task_identifier", flat=True)
+        )
+        missing = [source for slug, source in declared.items() if slug not in present]
+        for source in missing:
+            create(
+                environment,
+                source.task_identifier,
+                source.cron,
+                source.timezone,
+                kind=ScheduleType.DECLARATIVE,
+            )
+    return len(missing)
+
+
 def retime(schedule: Schedule, cron: str, timezone_name: str) -> None:
     now = timezone.now()
     schedule.cron = cron
@@ -547,9 +647,26 @@ def fire_schedule(schedule_id: str, now: datetime) -> bool:
                     "run_id": run.pk,
                 },
             )
+            if is_late(tick, now):
+                report_missed(schedule, tick)
         schedule.next_run_at = following[0]
         schedule.save(update_fields=["next_run_at", "last_run_at"])
         return fire_id is not None
+
+
+def report_missed(schedule: Schedule, tick: datetime) -> None:
+    """Log and alert (after the commit) that the tick fired as a late catch-up."""
+    logger.warning(
+        "schedule missed its time",
+        extra={
+            "action": "schedule_missed",
+            "schedule_id": schedule.pk,
+            "task": schedule.task_identifier,
+        },
+    )
+    alert_schedule_missed(
+        schedule.environment_id, schedule.task_identifier, schedule.pk, tick
+    )
 
 
 def claim_tick(schedule_id: str, tick: datetime, now: datetime) -> int | None:
