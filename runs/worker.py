@@ -21,8 +21,8 @@ from django.db import connection, transaction
 
 from apikeys.models import Environment
 from runs import engine, packets, storage
-from runs.capture import capture_logs
-from runs.models import AttemptStatus, Run, RunStatus
+from runs.capture import active_capture, capture_logs
+from runs.models import Attempt, AttemptStatus, Run, RunStatus
 from triggerkit import api as sdk_api
 from runs.api.options import build_spec
 from runs.api.schemas import TriggerOptions
@@ -284,11 +284,15 @@ class Heartbeat:
 
     It also notices when the attempt must stop (its run was cancelled, or the
     lease sweep gave up on it) and interrupts the task the way Celery's soft
-    time limit does (SIGUSR1 in a prefork pool process).
+    time limit does (SIGUSR1 in a prefork pool process). Each beat saves the
+    log lines the task wrote since the last one, so they show while it runs.
     """
 
     def __init__(self, attempt_id: int) -> None:
         self.attempt_id = attempt_id
+        # The thread running the attempt: its captured lines are saved each beat.
+        self.owner = threading.get_ident()
+        self.log_target: tuple[str, int] | None = None
         self.interrupted = False
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self.beat, daemon=True)
@@ -305,6 +309,7 @@ class Heartbeat:
         interval = settings.TRIGGERKIT_HEARTBEAT_SECONDS
         try:
             while not self.stopped.wait(interval):
+                self.save_logs()
                 try:
                     keep_going = engine.heartbeat(self.attempt_id)
                 except Exception:  # noqa: BLE001 - a missed beat is retried next time
@@ -315,6 +320,24 @@ class Heartbeat:
                     return
         finally:
             connection.close()
+
+    def save_logs(self) -> None:
+        """Save the lines the task wrote since the last beat (the rest at its end)."""
+        lines = active_capture(self.owner)
+        if lines is None or not lines.pending:
+            return
+        try:
+            if self.log_target is None:
+                self.log_target = (
+                    Attempt.objects.filter(pk=self.attempt_id)
+                    .values_list("run_id", "number")
+                    .get()
+                )
+            lines.save_pending(*self.log_target)
+        except Exception:  # noqa: BLE001 - unsaved lines wait for the next beat or the end
+            logger.exception(
+                "saving log lines failed", extra={"action": "log_lines_not_saved"}
+            )
 
     def interrupt(self) -> None:
         self.interrupted = True

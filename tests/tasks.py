@@ -105,3 +105,11 @@ def parent_wait_for(payload: dict) -> dict:
     metadata.append("before_wait", time.time())
     wait.for_(seconds=float(payload.get("seconds", 1)))
     return {"waited": True}
+
+
+@task(id="log-then-sleep", retry=Retry(max_attempts=1))
+def log_then_sleep(payload: dict) -> dict:
+    """Print a line, then sleep: the line should show while the run sleeps."""
+    print(payload.get("line", "a line before the nap"))
+    time.sleep(float(payload.get("seconds", 8)))
+    return {"slept": True}
