@@ -16,7 +16,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from runs import engine, storage
-from runs.engine import schedules, waits
+from runs.engine import bulk, schedules, waits
 from runs.models import Environment, Run, RunStatus, Waitpoint, WaitpointKind
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ def seconds_until_next_due() -> float | None:
 def sweep() -> None:
     engine.republish_lost_runs()
     engine.crash_stale_attempts()
+    bulk.resume_stalled_bulk_actions()
     storage.sweep_orphans()
 
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from contextlib import nullcontext
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from ninja import Router
@@ -36,17 +33,16 @@ from runs.api.schemas import (
     TriggerOptions,
     TriggerResponse,
 )
-from runs.api.serializers import STATUS_FILTERS, list_item, run_detail
-from runs.durations import parse_date, parse_duration, resolve_delay
+from runs.api.serializers import list_item, run_detail
+from runs.durations import resolve_delay
 from runs.engine import InvalidRequestError, NotFoundError, UnprocessableError
-from runs.ids import ALPHABET
+from runs.filtering import CURSOR_PATTERN, filter_runs
 from runs.models import Run, RunStatus
 
 router = Router(tags=["runs"])
 
 PAGE_SIZE_DEFAULT = 25
 PAGE_SIZE_MAX = 100
-CURSOR_PATTERN = re.compile(rf"^run_[{ALPHABET}]{{26}}$")
 TASK_ID_MAX_LENGTH = 128
 # Any route may also answer 429 (rate limit, base.py) and 503 (database unreachable).
 ERRORS = {
@@ -141,69 +137,6 @@ def page_size(raw: str | None) -> int:
     if not 1 <= size <= PAGE_SIZE_MAX:
         raise InvalidRequestError(f"page[size] must be between 1 and {PAGE_SIZE_MAX}")
     return size
-
-
-def split(raw: str | None) -> list[str]:
-    return [part.strip() for part in (raw or "").split(",") if part.strip()]
-
-
-def filter_runs(runs: QuerySet[Run], params) -> QuerySet[Run]:
-    """Apply the filter[...] query parameters; unknown values are a 400."""
-    statuses = split(params.get("filter[status]"))
-    if statuses:
-        unknown = [status for status in statuses if status not in STATUS_FILTERS]
-        if unknown:
-            raise InvalidRequestError(
-                f"Invalid filter[status] value {unknown[0]!r}; valid values are "
-                + ", ".join(sorted(STATUS_FILTERS))
-            )
-        runs = runs.filter(status__in={s for name in statuses for s in STATUS_FILTERS[name]})
-    if tasks := split(params.get("filter[taskIdentifier]")):
-        runs = runs.filter(task_identifier__in=tasks)
-    if tags := split(params.get("filter[tag]")):
-        runs = runs.filter(tags__overlap=tags)
-    if batches := split(params.get("filter[batch]")):
-        runs = runs.filter(batch_id__in=batches)
-    if queues := split(params.get("filter[queue]")):
-        runs = runs.filter(queue__name__in=queues)
-    if schedules := split(params.get("filter[schedule]")):
-        runs = runs.filter(schedule_id__in=schedules)
-    if "filter[bulkAction]" in params:
-        runs = runs.none()  # Bulk actions create no runs yet.
-    if (is_test := params.get("filter[isTest]")) is not None:
-        if is_test not in ("true", "false"):
-            raise InvalidRequestError("filter[isTest] must be true or false")
-        runs = runs.filter(is_test=is_test == "true")
-    for name in ("machine", "region"):
-        if values := split(params.get(f"filter[{name}]")):
-            runs = runs.filter(**{f"extra_options__{name}__in": values})
-    return filter_created(runs, params)
-
-
-def filter_created(runs: QuerySet[Run], params) -> QuerySet[Run]:
-    if period := params.get("filter[createdAt][period]"):
-        duration = parse_duration(period)
-        if duration is None:
-            raise InvalidRequestError(f"Invalid filter[createdAt][period] {period!r}")
-        runs = runs.filter(created_at__gte=timezone.now() - duration)
-    if start := params.get("filter[createdAt][from]"):
-        runs = runs.filter(created_at__gte=parse_instant(start, "from"))
-    if end := params.get("filter[createdAt][to]"):
-        runs = runs.filter(created_at__lte=parse_instant(end, "to"))
-    return runs
-
-
-def parse_instant(raw: str, name: str) -> datetime:
-    """Epoch milliseconds (what the SDK sends for a Date) or an ISO date."""
-    if raw.isdigit():
-        try:
-            return datetime.fromtimestamp(int(raw) / 1000, tz=dt_timezone.utc)
-        except (OverflowError, ValueError, OSError) as exc:
-            raise InvalidRequestError(f"Invalid filter[createdAt][{name}] {raw!r}") from exc
-    parsed = parse_date(raw)
-    if parsed is None:
-        raise InvalidRequestError(f"Invalid filter[createdAt][{name}] {raw!r}")
-    return parsed
 
 
 @router.post("/v2/runs/{run_id}/cancel", response={200: IdResponse, **ERRORS})

@@ -18,17 +18,6 @@ LEGACY_STATUS = {
     RunStatus.WAITING: "FROZEN",
     RunStatus.DEQUEUED: "EXECUTING",
 }
-# Public names a list filter accepts (both vocabularies) -> internal statuses.
-STATUS_FILTERS: dict[str, list[str]] = {
-    **{status.value: [status.value] for status in RunStatus},
-    "EXECUTING": [RunStatus.EXECUTING, RunStatus.RETRYING],
-    "REATTEMPTING": [RunStatus.RETRYING],
-    "FROZEN": [RunStatus.WAITING],
-    "WAITING_FOR_DEPLOY": [RunStatus.PENDING_VERSION],
-    "INTERRUPTED": [RunStatus.FAILED],
-}
-STATUS_FILTERS.pop("RETRYING")
-
 QUEUED_STATES = {RunStatus.QUEUED, RunStatus.DELAYED, RunStatus.PENDING_VERSION}
 EXECUTING_STATES = {RunStatus.EXECUTING, RunStatus.DEQUEUED, RunStatus.RETRYING}
 COMPLETED_STATES = {

@@ -4,15 +4,17 @@ A bulk action names its runs either by id or by the runs-list filters it was
 created with. It is created in the request that asks for it and carried out
 by the Celery task `triggerkit.bulk_action`, which calls `perform_bulk_action`:
 it walks the runs newest first in chunks, calls the engine's `cancel_run` or
-`replay_run` for each, and adds each chunk's outcome to the counters that the
-dashboard's progress view polls.
+`replay_run` for each, and records each chunk's outcome, with a cursor below
+which work resumes, in the counters that the dashboard's progress view polls.
+The beat sweep publishes again an action whose message or worker was lost.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from django.db import transaction
@@ -21,11 +23,10 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from apikeys.models import Environment
-from runs.durations import parse_duration
 from runs.engine.errors import EngineError, InvalidRequestError
 from runs.engine.lifecycle import cancel_run
 from runs.engine.trigger import replay_run
-from runs.ids import new_id
+from runs.filtering import matching_runs
 from runs.models import BulkAction, BulkActionKind, BulkActionStatus, Run
 
 if TYPE_CHECKING:
@@ -33,89 +34,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Runs handled between two progress updates.
+# Runs handled between two progress updates, in one transaction.
 CHUNK_SIZE = 50
 # Ids named at once by a bulk action over selected rows.
 MAX_SELECTED_RUNS = 1000
-# A run's id is minted a moment after its created_at is read; bounds on ids
-# derived from times are widened by this much so that they never cut a run off.
-ID_TIME_SLACK = timedelta(minutes=1)
-
-# The API's own filters that the dashboard passes through to it.
-API_FILTERS = (
-    "filter[status]",
-    "filter[taskIdentifier]",
-    "filter[tag]",
-    "filter[batch]",
-    "filter[queue]",
-    "filter[isTest]",
-    "filter[createdAt][period]",
-    "filter[createdAt][from]",
-    "filter[createdAt][to]",
-)
-
-
-def first_id_at(moment: datetime) -> str:
-    """The smallest run id that can have been minted at `moment` or later."""
-    return new_id("run", int(moment.timestamp() * 1000))[:14] + "0" * 16
-
-
-def last_id_at(moment: datetime) -> str:
-    """The largest run id that can have been minted at `moment` or earlier."""
-    return new_id("run", int(moment.timestamp() * 1000))[:14] + "v" * 16
-
-
-def matching_runs(
-    environment: Environment, filters: Mapping[str, str]
-) -> QuerySet[Run]:
-    """The runs of an environment that the filters select; bad filters raise.
-
-    The API's filters go through the API's own `filter_runs`, so the dashboard,
-    the API and bulk actions agree on what a filter means; the few filters only
-    the dashboard offers are applied here.
-    """
-    # The engine should not import the API; filter_runs belongs in a module of
-    # its own under runs/, which is not this module's to move.
-    from runs.api.runs import filter_runs
-
-    api_params = {name: filters[name] for name in API_FILTERS if filters.get(name)}
-    runs = filter_runs(Run.objects.filter(environment=environment), api_params)
-
-    if run_id := filters.get("filter[id]"):
-        runs = runs.filter(pk=run_id)
-    if tags := [tag for tag in filters.get("filter[tagAll]", "").split(",") if tag]:
-        runs = runs.filter(tags__contains=tags)
-    if key := filters.get("filter[idempotencyKey]"):
-        runs = runs.filter(Q(idempotency_key=key) | Q(idempotency_key_options__key=key))
-    if schedule_id := filters.get("filter[scheduleId]"):
-        runs = runs.filter(schedule_id=schedule_id)
-    if bulk_id := filters.get("filter[bulkActionId]"):
-        runs = runs.filter(bulk_action_id=bulk_id)
-    if up_to := filters.get("filter[upTo]"):
-        runs = runs.filter(pk__lte=up_to)
-    return bound_ids_by_time(runs, api_params)
-
-
-def bound_ids_by_time(runs: QuerySet[Run], params: Mapping[str, str]) -> QuerySet[Run]:
-    """Add id bounds equivalent to the created-at filters, so the id index serves them.
-
-    Ids sort by creation time; without these bounds a narrow period is found by
-    walking every newer run of the environment.
-    """
-    from runs.api.runs import parse_instant
-
-    now = timezone.now()
-    if period := params.get("filter[createdAt][period]"):
-        duration = parse_duration(period)
-        if duration is not None:
-            runs = runs.filter(pk__gte=first_id_at(now - duration - ID_TIME_SLACK))
-    if start := params.get("filter[createdAt][from]"):
-        runs = runs.filter(
-            pk__gte=first_id_at(parse_instant(start, "from") - ID_TIME_SLACK)
-        )
-    if end := params.get("filter[createdAt][to]"):
-        runs = runs.filter(pk__lte=last_id_at(parse_instant(end, "to") + ID_TIME_SLACK))
-    return runs
+# A pending or running bulk action that has not moved for this long is handed
+# to another worker by the beat sweep (its message or its worker was lost).
+BULK_STALL_SECONDS = 60
 
 
 def create_bulk_action(
@@ -171,6 +96,7 @@ def create_bulk_action(
             filters=frozen,
             total=found,
             created_by=user,
+            progress_at=timezone.now(),
         )
         transaction.on_commit(lambda: publish_bulk_action(action.pk))
     logger.info(
@@ -192,8 +118,7 @@ def publish_bulk_action(bulk_action_id: str) -> None:
             args=[bulk_action_id], retry_policy={"max_retries": 2, "interval_start": 0}
         )
     except OperationalError:
-        # It stays PENDING; nothing sweeps pending bulk actions yet, so the
-        # dashboard shows it as not started and the user can create it again.
+        # It stays PENDING: resume_stalled_bulk_actions publishes it again later.
         logger.warning(
             "broker unreachable, bulk action not started",
             extra={
@@ -211,63 +136,132 @@ def selected_runs(action: BulkAction) -> QuerySet[Run]:
 
 
 def perform_bulk_action(bulk_action_id: str) -> BulkAction | None:
-    """Carry out a pending bulk action; None if it was not pending.
+    """Carry out a pending bulk action from where it stopped; None if not pending.
 
-    A message delivered twice finds the action no longer pending and does
-    nothing, so a replay is never made twice. The flip side: an action whose
-    worker died midway stays RUNNING, with the runs it reached handled.
+    Each chunk of runs is handled in one transaction together with the cursor
+    and counters that record it, so a worker that dies loses only the chunk it
+    was in, and the worker that resumes starts below the cursor: no run is
+    cancelled or replayed twice. A message delivered twice finds the action
+    no longer pending and does nothing.
     """
     claimed = BulkAction.objects.filter(
         pk=bulk_action_id, status=BulkActionStatus.PENDING
-    ).update(status=BulkActionStatus.RUNNING)
+    ).update(status=BulkActionStatus.RUNNING, progress_at=timezone.now())
     if not claimed:
         return None
 
     action = BulkAction.objects.select_related("environment").get(pk=bulk_action_id)
     try:
-        runs = selected_runs(action)
-        BulkAction.objects.filter(pk=action.pk).update(total=runs.count())
-        for chunk in chunks(runs):
-            succeeded = sum(apply_to_run(action, run) for run in chunk)
-            BulkAction.objects.filter(pk=action.pk).update(
-                processed=F("processed") + len(chunk),
-                succeeded=F("succeeded") + succeeded,
-                failed=F("failed") + len(chunk) - succeeded,
-            )
-        status = BulkActionStatus.COMPLETED
+        if not action.cursor:
+            # A resumed action keeps the total it started with: with filters
+            # such as a status, the runs it handled may no longer match.
+            total = selected_runs(action).count()
+            BulkAction.objects.filter(pk=action.pk).update(total=total)
+        while handle_next_chunk(action):
+            pass
     except Exception:
         logger.exception(
             "bulk action stopped",
             extra={"action": "bulk_action_failed", "bulk_action_id": action.pk},
         )
-        status = BulkActionStatus.FAILED
+        BulkAction.objects.filter(
+            pk=action.pk, status=BulkActionStatus.RUNNING
+        ).update(status=BulkActionStatus.FAILED, finished_at=timezone.now())
 
-    BulkAction.objects.filter(pk=action.pk).update(
-        status=status, finished_at=timezone.now()
-    )
     action.refresh_from_db()
     logger.info(
         "bulk action finished",
         extra={
             "action": "bulk_action_finished",
             "bulk_action_id": action.pk,
-            "status": status,
+            "status": action.status,
         },
     )
     return action
 
 
-def chunks(runs: QuerySet[Run]) -> Iterator[list[Run]]:
-    """Yield the runs newest first, a chunk at a time, keyed on the id."""
-    runs = runs.select_related("environment", "queue").order_by("-id")
-    last_id = None
-    while True:
-        page = runs.filter(pk__lt=last_id) if last_id else runs
-        chunk = list(page[:CHUNK_SIZE])
+def handle_next_chunk(action: BulkAction) -> bool:
+    """Handle the next runs below the cursor; False once there is nothing left.
+
+    The action's row stays locked while the chunk is handled, and a chunk is
+    only handled while the action is RUNNING: a worker the sweep gave up on
+    stops at its next chunk instead of racing the one that took over.
+    """
+    with transaction.atomic():
+        current = (
+            BulkAction.objects.select_for_update()
+            .filter(pk=action.pk, status=BulkActionStatus.RUNNING)
+            .values_list("cursor", flat=True)
+            .first()
+        )
+        if current is None:
+            return False
+
+        runs = selected_runs(action).select_related("environment", "queue")
+        if current:
+            runs = runs.filter(pk__lt=current)
+        chunk = list(runs.order_by("-id")[:CHUNK_SIZE])
+        now = timezone.now()
         if not chunk:
-            return
-        yield chunk
-        last_id = chunk[-1].pk
+            BulkAction.objects.filter(pk=action.pk).update(
+                status=BulkActionStatus.COMPLETED, finished_at=now, progress_at=now
+            )
+            return False
+
+        succeeded = sum(apply_to_run(action, run) for run in chunk)
+        BulkAction.objects.filter(pk=action.pk).update(
+            cursor=chunk[-1].pk,
+            processed=F("processed") + len(chunk),
+            succeeded=F("succeeded") + succeeded,
+            failed=F("failed") + len(chunk) - succeeded,
+            progress_at=now,
+        )
+    return True
+
+
+def resume_stalled_bulk_actions(now: datetime | None = None) -> int:
+    """Publish again the bulk actions that have not moved for BULK_STALL_SECONDS.
+
+    A pending one lost its message (or the broker was down when it was
+    created); a running one lost its worker. Either goes back to PENDING and
+    is published; the worker that claims it continues below its cursor. An
+    action whose chunk is being handled right now is locked, hence skipped.
+    Returns how many were published.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=BULK_STALL_SECONDS)
+    with transaction.atomic():
+        stalled = list(
+            BulkAction.objects.select_for_update(skip_locked=True)
+            .filter(
+                Q(
+                    status__in=[BulkActionStatus.PENDING, BulkActionStatus.RUNNING],
+                    progress_at__lt=cutoff,
+                )
+                # Made before progress was recorded: only a pending one is safe
+                # to start, a running one has no cursor to resume from.
+                | Q(
+                    status=BulkActionStatus.PENDING,
+                    progress_at__isnull=True,
+                    created_at__lt=cutoff,
+                )
+            )
+            .values_list("pk", flat=True)
+        )
+        if not stalled:
+            return 0
+        BulkAction.objects.filter(pk__in=stalled).update(
+            status=BulkActionStatus.PENDING, progress_at=now
+        )
+        for bulk_action_id in stalled:
+            transaction.on_commit(partial(publish_bulk_action, bulk_action_id))
+
+    for bulk_action_id in stalled:
+        logger.info(
+            "stalled bulk action published again",
+            extra={"action": "bulk_action_resumed", "bulk_action_id": bulk_action_id},
+        )
+    return len(stalled)
 
 
 def apply_to_run(action: BulkAction, run: Run) -> bool:
