@@ -2,7 +2,7 @@
 
 Every filter lives in the query string, so a view can be bookmarked and shared.
 They are translated into the API's `filter[...]` parameters (plus the few the
-dashboard adds, see runs.engine.bulk) so that one function selects the runs
+dashboard adds, see runs.filtering) so that one function selects the runs
 for the list, its counts and bulk actions.
 """
 
@@ -18,7 +18,7 @@ from django.http import QueryDict
 from runs.durations import parse_date, parse_duration
 
 # The statuses a run list can be filtered by, in lifecycle order, named as the
-# API names them (runs.api.serializers.STATUS_FILTERS): "Executing" includes
+# API names them (runs.filtering.STATUS_FILTERS): "Executing" includes
 # runs between two attempts, as the API reports them.
 STATUSES = [
     ("PENDING_VERSION", "Pending"),

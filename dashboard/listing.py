@@ -3,26 +3,40 @@
 Every query here walks an index of runs_run: the list orders by id, which
 sorts by creation time, and pages with `id < cursor` or `id > cursor`; counts
 stop at a cap, so a table of millions answers as fast as one of hundreds.
+
+The counts per status cost more than the page (one capped count per status),
+so the page never runs them: it shows the counts cached for its environment
+and filters, and the browser asks for fresh ones after the page has loaded
+(`status_counts_for`, served by the counts view).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import time
 from dataclasses import dataclass, field
 
+from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
 
 from apikeys.models import Environment
 from dashboard.filters import STATUSES, RunFilters
-from runs.api.runs import CURSOR_PATTERN
-from runs.api.serializers import STATUS_FILTERS
-from runs.engine.bulk import matching_runs
+from runs.filtering import CURSOR_PATTERN, STATUS_FILTERS, matching_runs
 from runs.models import Queue, Run, Task
+
+logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
 # Counts stop here and show as "1,000+".
 COUNT_CAP = 1000
+# Counts younger than this are served from the cache instead of counted again.
+COUNTS_FRESH_SECONDS = 2
+# How long counts stay in the cache, shown (and refreshed) while a page is open.
+COUNTS_KEPT_SECONDS = 300
 # The estimate offered before a bulk action over every matching run.
 ESTIMATE_CAP = 10_000
 # Columns the list never shows: kept out of the query.
@@ -64,9 +78,23 @@ class Capped:
 class StatusCount:
     status: str
     label: str
-    count: Capped
+    count: Capped | None  # None: not counted yet
     selected: bool
     query: str
+
+
+@dataclass
+class StatusCounts:
+    items: list[StatusCount] = field(default_factory=list)
+    # When they were counted (time.time()); None: not counted yet.
+    counted_at: float | None = None
+
+    @property
+    def fresh(self) -> bool:
+        return (
+            self.counted_at is not None
+            and time.time() - self.counted_at < COUNTS_FRESH_SECONDS
+        )
 
 
 @dataclass
@@ -76,7 +104,7 @@ class RunsPage:
     older: str = ""
     anchor: str = ""
     new_runs: Capped = field(default_factory=lambda: Capped(0, COUNT_CAP))
-    counts: list[StatusCount] = field(default_factory=list)
+    counts: StatusCounts = field(default_factory=StatusCounts)
     errors: list[str] = field(default_factory=list)
 
 
@@ -97,7 +125,7 @@ def parse_cursor(query) -> tuple[Cursor, list[str]]:
 def list_runs(
     environment: Environment, filters: RunFilters, cursor: Cursor
 ) -> RunsPage:
-    """One page of the runs the filters select, with the counts per status."""
+    """One page of the runs the filters select, with the cached counts per status."""
     matching = matching_runs(environment, filters.to_wire())
     page = RunsPage()
     page.runs, page.newer, page.older = fetch_page(matching, cursor)
@@ -111,18 +139,7 @@ def list_runs(
                 matching.filter(pk__gt=cursor.until), COUNT_CAP
             )
 
-    unfiltered_status = matching_runs(environment, filters.to_wire(with_status=False))
-    counts = status_counts(unfiltered_status)
-    page.counts = [
-        StatusCount(
-            status,
-            label,
-            Capped(counts.get(status, 0), COUNT_CAP),
-            status in filters.statuses,
-            filters.toggled_status(status),
-        )
-        for status, label in STATUSES
-    ]
+    page.counts = cached_status_counts(environment, filters)
     return page
 
 
@@ -151,6 +168,70 @@ def fetch_page(matching: QuerySet[Run], cursor: Cursor) -> tuple[list[Run], str,
 
 def count_capped(runs: QuerySet[Run], cap: int) -> Capped:
     return Capped(runs.order_by().values("pk")[: cap + 1].count(), cap)
+
+
+def cached_status_counts(environment: Environment, filters: RunFilters) -> StatusCounts:
+    """The counts last counted for these filters, without counting (maybe none)."""
+    cached = read_cache(counts_cache_key(environment, filters))
+    if cached is None:
+        return status_count_items(filters, None, None)
+    return status_count_items(filters, cached["counts"], cached["at"])
+
+
+def status_counts_for(environment: Environment, filters: RunFilters) -> StatusCounts:
+    """The counts per status for these filters: cached if fresh, else counted now.
+
+    The counts ignore the status filter (each status's count is what choosing
+    it would show), so every status selection of one filter set shares them.
+    """
+    key = counts_cache_key(environment, filters)
+    cached = read_cache(key)
+    if cached is not None and time.time() - cached["at"] < COUNTS_FRESH_SECONDS:
+        return status_count_items(filters, cached["counts"], cached["at"])
+
+    unfiltered_status = matching_runs(environment, filters.to_wire(with_status=False))
+    counts, counted_at = status_counts(unfiltered_status), time.time()
+    write_cache(key, {"counts": counts, "at": counted_at})
+    return status_count_items(filters, counts, counted_at)
+
+
+def status_count_items(
+    filters: RunFilters, counts: dict[str, int] | None, counted_at: float | None
+) -> StatusCounts:
+    """The status links; without counts, only the chosen statuses (to unchoose)."""
+    items = [
+        StatusCount(
+            status,
+            label,
+            None if counts is None else Capped(counts.get(status, 0), COUNT_CAP),
+            status in filters.statuses,
+            filters.toggled_status(status),
+        )
+        for status, label in STATUSES
+        if counts is not None or status in filters.statuses
+    ]
+    return StatusCounts(items, counted_at)
+
+
+def counts_cache_key(environment: Environment, filters: RunFilters) -> str:
+    wire = json.dumps(filters.to_wire(with_status=False), sort_keys=True)
+    digest = hashlib.sha256(wire.encode()).hexdigest()[:32]
+    return f"runs-counts:{environment.pk}:{COUNT_CAP}:{digest}"
+
+
+def read_cache(key: str) -> dict | None:
+    try:
+        return cache.get(key)
+    except Exception:  # noqa: BLE001 - without a cache, every request counts
+        logger.warning("counts cache unreachable", extra={"action": "counts_uncached"})
+        return None
+
+
+def write_cache(key: str, value: dict) -> None:
+    try:
+        cache.set(key, value, timeout=COUNTS_KEPT_SECONDS)
+    except Exception:  # noqa: BLE001 - as in read_cache
+        logger.warning("counts cache unreachable", extra={"action": "counts_uncached"})
 
 
 def status_counts(runs: QuerySet[Run]) -> dict[str, int]:

@@ -18,6 +18,7 @@ SECTION_OF = {
     "bulk": "runs",
     "task": "tasks",
     "batch": "batches",
+    "schedule": "schedules",
     "key": "keys",
     "queue": "queues",
 }
@@ -25,6 +26,7 @@ SECTIONS = [
     ("runs", "Runs", "r"),
     ("tasks", "Tasks", "t"),
     ("batches", "Batches", "b"),
+    ("schedules", "Schedules", "s"),
     ("queues", "Queues", "q"),
     ("keys", "API keys", "k"),
 ]

@@ -76,9 +76,10 @@ class Event:
     label: str
     detail: str = ""
     tone: str = ""
-    # A run or batch id the event is about, shown as a link.
+    # A run, batch or schedule id the event is about, shown as a link.
     run_id: str = ""
     batch_id: str = ""
+    schedule_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,14 @@ def timeline(
     run: Run, attempts: list[Attempt], waitpoints: list[Waitpoint]
 ) -> list[Event]:
     """The moments of a run's life, oldest first."""
-    events = [Event(run.created_at, "Triggered", trigger_detail(run))]
+    events = [
+        Event(
+            run.created_at,
+            "Triggered",
+            trigger_detail(run),
+            schedule_id="" if run.replayed_from_id else run.schedule_id or "",
+        )
+    ]
     if run.status == RunStatus.DELAYED and run.delay_until:
         events.append(Event(run.delay_until, "Due to join its queue", tone="wait"))
     for attempt in attempts:
@@ -256,7 +264,7 @@ def trigger_detail(run: Run) -> str:
     if run.replayed_from_id:
         return f"as a replay of {run.replayed_from_id}"
     if run.schedule_id:
-        return f"by schedule {run.schedule_id}"
+        return "by schedule"
     if run.parent_run_id:
         return f"by run {run.parent_run_id}"
     if run.is_test:

@@ -15,7 +15,7 @@ from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
 from apikeys.models import Environment
-from runs.engine.bulk import first_id_at
+from runs.filtering import first_id_at
 from runs.models import FINAL_STATUSES, SLOT_STATUSES, Queue, Run, RunStatus, Task
 
 TASK_STATS_PERIOD = timedelta(hours=24)

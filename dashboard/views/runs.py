@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard import listing
@@ -48,10 +48,10 @@ def runs_list(request: HttpRequest, project: str, env: str) -> HttpResponse:
         "errors": errors,
         "live_query": live_query,
         "base_query": filters.query(),
+        # The counts come after the page, from runs_counts, unless fresh ones are cached.
+        "refresh_counts": True,
         "bulk_oob": bool(request.htmx) and not refresh,
     }
-    if not refresh:
-        context["estimate"] = None if errors else listing.estimate(environment, filters)
     if not request.htmx:
         context.update(
             choices=listing.filter_choices(environment),
@@ -70,6 +70,46 @@ def runs_list(request: HttpRequest, project: str, env: str) -> HttpResponse:
         # The form sends its empty fields too; the address bar gets the tidy form.
         response["HX-Push-Url"] = f"{request.path}?{filters.query()}"
     return response
+
+
+@login_required
+@require_GET
+def runs_counts(request: HttpRequest, project: str, env: str) -> HttpResponse:
+    """The runs list's counts per status, which the page loads after itself."""
+    environment = environment_for(request, project, env)
+    filters = parse_filters(request.GET)
+    try:
+        counts = listing.status_counts_for(environment, filters)
+    except EngineError:
+        counts = listing.StatusCounts()
+    context = {
+        "project": environment.project,
+        "env": environment,
+        "filters": filters,
+        "counts": counts,
+    }
+    return render(request, "dashboard/runs.html#status-counts", context)
+
+
+@login_required
+@require_GET
+def runs_estimate(request: HttpRequest, project: str, env: str) -> HttpResponse:
+    """How many runs a bulk action over the filters would touch, for its panel.
+
+    The panel asks when it is opened: a count up to ESTIMATE_CAP costs more
+    than the whole list page, which therefore does not run it.
+    """
+    environment = environment_for(request, project, env)
+    filters = parse_filters(request.GET)
+    estimate = None
+    if not filters.errors:
+        try:
+            estimate = listing.estimate(environment, filters)
+        except EngineError:
+            pass
+    return render(
+        request, "dashboard/runs.html#bulk-estimate", {"estimate": estimate}
+    )
 
 
 @login_required

@@ -247,3 +247,33 @@ def test_shortcuts_theme_and_columns(signed_in, api):
     page.keyboard.press("g")
     page.keyboard.press("k")
     expect(page.get_by_role("heading", name=re.compile("API keys"))).to_be_visible()
+
+
+def test_create_a_schedule_then_switch_it_off(signed_in, live_project):
+    from runs.models import Schedule
+    from tests.schedules.conftest import register_scheduled_tasks
+
+    page = signed_in
+    development = live_project.environments["DEVELOPMENT"]
+    register_scheduled_tasks([development])
+    page.get_by_role("link", name="Schedules", exact=True).click()
+    expect(page.get_by_role("heading", name="No schedules yet")).to_be_visible()
+
+    page.get_by_label("Task").select_option("user-digest")
+    page.get_by_label("Cron").fill("0 0 9 * * *")
+    page.get_by_label("Time zone").fill("Europe/Paris")
+    page.get_by_role("button", name="Create schedule").click()
+    refused = page.get_by_text("CRON expressions with seconds are not allowed")
+    expect(refused).to_be_visible()
+    page.get_by_label("Cron").fill("0 9 * * 1-5")
+    page.get_by_role("button", name="Create schedule").click()
+
+    page.wait_for_url(re.compile(r"/schedules/sched_[0-9a-z]+/$"))
+    fires = page.locator("#schedule-state .fire-times li")
+    expect(fires).to_have_count(5)
+    expect(fires.first).to_contain_text("09:00 CE")
+    page.get_by_role("switch").click()
+    expect(page.get_by_role("switch")).to_have_attribute("aria-checked", "false")
+    expect(page.get_by_text("Paused: no fires")).to_be_visible()
+    assert not Schedule.objects.get(environment=development).active
+    screenshot(page, "schedule")

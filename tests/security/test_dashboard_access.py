@@ -98,6 +98,14 @@ def owned(api, project):
         "task_id": "echo",
         "field": "payload",
     }
+    if hasattr(run_models, "Schedule"):
+        values["schedule_id"] = run_models.Schedule.objects.create(
+            environment=environment,
+            task_identifier="echo",
+            type=run_models.ScheduleType.IMPERATIVE,
+            cron="0 8 * * *",
+            deduplication_key="owner-schedule",
+        ).pk
     if hasattr(run_models, "BulkAction"):
         values["bulk_id"] = run_models.BulkAction.objects.create(
             environment=environment, kind="CANCEL", status="COMPLETED"
@@ -119,6 +127,11 @@ def snapshot():
         sorted(Run.objects.values_list("id", "status", "delay_until", "tags")),
         sorted(Queue.objects.values_list("id", "paused", "concurrency_limit")),
         sorted(ApiKey.objects.values_list("id", "revoked_at", "expires_at")),
+        sorted(
+            run_models.Schedule.objects.values_list(
+                "id", "cron", "active", "task_identifier", "external_id"
+            )
+        ),
     )
 
 

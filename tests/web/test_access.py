@@ -43,6 +43,8 @@ def pages(objects):
         ("get", "batches", [], {}),
         ("get", "queues", [], {}),
         ("get", "keys", [], {}),
+        ("get", "runs-counts", [], {}),
+        ("get", "runs-estimate", [], {}),
         ("post", "run-cancel", [run.pk], {}),
         ("post", "run-replay", [run.pk], {"unchanged": "1"}),
         ("post", "run-reschedule", [run.pk], {"action": "now"}),
@@ -71,6 +73,8 @@ PAGE_NAMES = [
     "batches",
     "queues",
     "keys",
+    "runs-counts",
+    "runs-estimate",
     "run-cancel",
     "run-replay-post",
     "run-reschedule",
@@ -105,7 +109,7 @@ def test_a_stranger_gets_404_on_every_page_and_action(
     assert Queue.objects.filter(paused=True).count() == 0
 
 
-@pytest.mark.parametrize("index", range(9), ids=PAGE_NAMES[:9])
+@pytest.mark.parametrize("index", range(11), ids=PAGE_NAMES[:11])
 def test_a_teammate_can_open_every_page(client, teammate, objects, dev, index):
     method, name, args, data = pages(objects)[index]
     client.force_login(teammate)

@@ -1,5 +1,8 @@
 """The runs list: filters kept in the URL, counts that filter, keyset pages, live news."""
 
+import html
+import re
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -26,7 +29,9 @@ def test_a_member_sees_the_runs_of_the_environment_newest_first(as_owner, dev, p
     response = as_owner.get(page("runs", dev))
 
     assert response.status_code == 200
-    assert [run.pk for run in response.context["page"].runs] == [second.pk, first.pk]
+    # Newest first: by id, which sorts by creation time (to the millisecond).
+    expected = sorted([first.pk, second.pk], reverse=True)
+    assert [run.pk for run in response.context["page"].runs] == expected
     assert second.pk in text(response)
 
 
@@ -186,16 +191,41 @@ def test_unreadable_filters_get_a_readable_message(as_owner, dev, params, messag
     assert message in text(response)
 
 
+COUNT_LINK = re.compile(
+    r'<a href="[^"?]*\?([^"]*)" class="status-count( selected)?" data-status="(\w+)"'
+    r'.*?(?:<span class="n">([^<]*)</span>)?\s*</a>',
+    re.S,
+)
+
+
+@dataclass
+class ShownCount:
+    count: str
+    selected: bool
+    query: str
+
+
+def counts_of(client, environment, params=None) -> dict[str, ShownCount]:
+    """The status counts the list loads after itself, as shown, by status."""
+    response = client.get(
+        page("runs-counts", environment), params or {}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    return {
+        status: ShownCount(count, bool(selected), html.unescape(query))
+        for query, selected, status, count in COUNT_LINK.findall(text(response))
+    }
+
+
 def test_status_counts_count_each_status_and_link_to_it(as_owner, dev):
     make_run(dev)
     make_run(dev, status=RunStatus.FAILED)
     make_run(dev, status=RunStatus.FAILED)
 
-    response = as_owner.get(page("runs", dev), {"status": "QUEUED"})
-    counts = {item.status: item for item in response.context["page"].counts}
+    counts = counts_of(as_owner, dev, {"status": "QUEUED"})
 
-    assert counts["FAILED"].count.value == 2
-    assert counts["QUEUED"].count.value == 1
+    assert counts["FAILED"].count == "2"
+    assert counts["QUEUED"].count == "1"
     assert counts["QUEUED"].selected
     # Clicking a count adds its status to the filter; clicking a chosen one removes it.
     assert counts["FAILED"].query == "status=QUEUED&status=FAILED"
@@ -206,10 +236,9 @@ def test_status_counts_respect_the_other_filters(as_owner, dev):
     make_run(dev, "noop", status=RunStatus.FAILED)
     make_run(dev, "hello-world", status=RunStatus.FAILED)
 
-    response = as_owner.get(page("runs", dev), {"task": "noop"})
-    counts = {item.status: item.count.value for item in response.context["page"].counts}
+    counts = counts_of(as_owner, dev, {"task": "noop"})
 
-    assert counts["FAILED"] == 1
+    assert counts["FAILED"].count == "1"
 
 
 def test_counts_stop_at_a_cap(as_owner, dev, monkeypatch):
@@ -217,18 +246,87 @@ def test_counts_stop_at_a_cap(as_owner, dev, monkeypatch):
     for _ in range(4):
         make_run(dev)
 
-    response = as_owner.get(page("runs", dev))
-    queued = next(
-        item for item in response.context["page"].counts if item.status == "QUEUED"
-    )
+    counts = counts_of(as_owner, dev)
 
-    assert str(queued.count) == "2+"
+    assert counts["QUEUED"].count == "2+"
+
+
+def test_the_counts_fragment_links_each_count_to_the_list(as_owner, dev):
+    make_run(dev, status=RunStatus.FAILED)
+
+    response = as_owner.get(page("runs-counts", dev), HTTP_HX_REQUEST="true")
+
+    body = text(response)
+    assert "<html" not in body
+    assert f'href="{page("runs", dev)}?status=FAILED"' in body
+    assert 'hx-target="#results"' in body
+    # Fresh counts do not ask for themselves again.
+    assert 'hx-trigger="load"' not in body
+
+
+def test_the_list_page_does_not_count_and_loads_the_counts_after_itself(
+    as_owner, dev
+):
+    make_run(dev, status=RunStatus.FAILED)
+    as_owner.get(page("runs", dev))  # the first visit also saves the session
+
+    with CaptureQueriesContext(connection) as queries:
+        response = as_owner.get(page("runs", dev), {"task": "hello-world"})
+
+    assert not [q["sql"] for q in queries if "UNION ALL" in q["sql"]]
+    body = text(response)
+    assert (
+        f'hx-get="{page("runs-counts", dev)}?task=hello-world" hx-trigger="load"'
+        in body
+    )
+    assert "Counting runs per status" in body
+
+
+def test_the_list_shows_cached_counts_and_refreshes_them_once_stale(
+    as_owner, dev, monkeypatch
+):
+    make_run(dev, status=RunStatus.FAILED)
+    counts_of(as_owner, dev)  # counted, as the browser asks after the page
+
+    fresh = text(as_owner.get(page("runs", dev)))
+    assert "Counting runs per status" not in fresh
+    assert 'data-status="FAILED"' in fresh
+    assert 'hx-trigger="load"' not in fresh
+
+    # When the counts are older than COUNTS_FRESH_SECONDS
+    monkeypatch.setattr(listing, "COUNTS_FRESH_SECONDS", 0)
+    stale = text(as_owner.get(page("runs", dev)))
+
+    # Then the old ones stay on screen while fresh ones are asked for
+    assert 'data-status="FAILED"' in stale
+    assert f'hx-get="{page("runs-counts", dev)}?" hx-trigger="load"' in stale
+
+
+def test_counts_are_counted_once_for_several_viewers(as_owner, dev):
+    make_run(dev, status=RunStatus.FAILED)
+    counts_of(as_owner, dev)
+    make_run(dev, status=RunStatus.FAILED)
+
+    with CaptureQueriesContext(connection) as queries:
+        counts = counts_of(as_owner, dev, {"status": "FAILED"})
+
+    # The cache serves them (the status filter does not change the counts).
+    assert counts["FAILED"].count == "1"
+    assert not [q["sql"] for q in queries if "runs_run" in q["sql"]]
+
+
+def test_a_status_chosen_before_counting_can_still_be_removed(as_owner, dev):
+    make_run(dev, status=RunStatus.FAILED)
+
+    body = text(as_owner.get(page("runs", dev), {"status": "FAILED"}))
+
+    assert f'href="{page("runs", dev)}?" class="status-count selected"' in body
 
 
 def test_pages_go_older_and_newer_by_run_id(as_owner, dev, monkeypatch):
     monkeypatch.setattr(listing, "PAGE_SIZE", 3)
     runs = [make_run(dev).pk for _ in range(7)]
-    newest_first = list(reversed(runs))
+    newest_first = sorted(runs, reverse=True)  # two ids of one millisecond tie on time
 
     first = as_owner.get(page("runs", dev)).context["page"]
     second = as_owner.get(page("runs", dev), {"after": first.older}).context["page"]
@@ -351,3 +449,20 @@ def test_the_page_query_walks_an_index_in_id_order(dev, params):
 
     assert "Index" in plan
     assert "Sort" not in plan
+
+
+def test_counts_that_cannot_be_counted_are_not_asked_for_again(
+    as_owner, dev, monkeypatch
+):
+    from runs.engine import InvalidRequestError
+
+    def refused(environment, filters):
+        raise InvalidRequestError("no")
+
+    monkeypatch.setattr(listing, "status_counts_for", refused)
+
+    response = as_owner.get(page("runs-counts", dev), HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    assert "hx-get" not in text(response).split('class="status-count')[0]
+    assert "Counting runs per status" not in text(response)
