@@ -141,6 +141,10 @@ TRIGGERKIT_AUTH_CACHE_SECONDS = env_int("TRIGGERKIT_AUTH_CACHE_SECONDS", 5)
 
 # Celery: the broker only carries "look at run X now"; the database holds state.
 CELERY_TASK_ACKS_LATE = True
+# Celery's Django fixup closes the database connection before and after every
+# task unless it may reuse it this many times; runs.tasks closes obsolete or
+# broken connections itself (CONN_MAX_AGE, health checks), so Celery need not.
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True

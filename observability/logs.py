@@ -124,7 +124,7 @@ def connect_worker_signals() -> None:
 def bind_run(sender: Any = None, args: Any = None, **kwargs: Any) -> None:
     if getattr(sender, "name", None) != "triggerkit.execute_run" or not args:
         return
-    bound.set({"run_id": args[0], **describe_run(args[0])})
+    bound.set({"run_id": args[0]})
 
 
 def unbind_run(sender: Any = None, **kwargs: Any) -> None:
@@ -132,29 +132,12 @@ def unbind_run(sender: Any = None, **kwargs: Any) -> None:
         bound.set(None)
 
 
-def describe_run(run_id: str) -> dict[str, str]:
-    """The task and environment of a run, for the log lines of its execution."""
-    from django.db import DatabaseError
+def bind_fields(**fields: Any) -> None:
+    """Add fields to those bound for the run this worker executes.
 
-    from runs.models import Run
-
-    try:
-        row = (
-            Run.objects.filter(pk=run_id)
-            .values_list(
-                "task_identifier", "environment__project__slug", "environment__kind"
-            )
-            .first()
-        )
-    except DatabaseError:
-        return {}  # the worker will meet the same error and report it
-    if row is None:
-        return {}
-    task, project, kind = row
-    return {"task": task, "environment": f"{project}/{environment_slug(kind)}"}
-
-
-def environment_slug(kind: str) -> str:
-    from apikeys.models import ENV_SLUGS, EnvironmentKind
-
-    return ENV_SLUGS[EnvironmentKind(kind)]
+    The worker learns the task and environment when it claims the run, in the
+    claim's own statement, so binding them costs no query.
+    """
+    context = bound.get()
+    if context is not None:
+        bound.set({**context, **fields})

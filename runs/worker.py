@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from apikeys.models import Environment
+from observability.logs import bind_fields
 from runs import engine, packets, storage
 from runs.capture import active_capture, capture_logs
 from runs.models import Attempt, AttemptStatus, Run, RunStatus
@@ -93,6 +94,7 @@ def execute(run_id: str) -> None:
     if started is None:
         return
     run, attempt = started.run, started.attempt
+    bind_fields(task=run.task_identifier, environment=started.environment_label)
     task = registry.get(run.task_identifier) or load_task_modules().get(run.task_identifier)
     if task is None:
         error = {

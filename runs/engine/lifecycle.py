@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from alerts.hooks import run_failed as alert_run_failed
+from apikeys.models import ENV_SLUGS, EnvironmentKind
 from runs import publish
 from runs.durations import format_duration
 from runs.engine import waits
@@ -51,6 +52,8 @@ DEFAULT_RETRY = {
 class StartedAttempt:
     run: Run
     attempt: Attempt
+    # "<project>/<dev|stg|prod>", for the log lines of the attempt.
+    environment_label: str
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,10 @@ WITH last AS (
     RETURNING id, number, segment
 )
 SELECT claimed.*, attempt.id AS attempt_id, attempt.number AS attempt_number,
-    attempt.segment AS attempt_segment
-FROM claimed, attempt
+    attempt.segment AS attempt_segment, environment.kind AS environment_kind,
+    project.slug AS project_slug
+FROM claimed, attempt, apikeys_environment AS environment, apikeys_project AS project
+WHERE environment.id = claimed.environment_id AND project.id = environment.project_id
 """
 
 # Ends an executing attempt and moves its run on ({changes}) in one statement, and
@@ -166,15 +171,18 @@ def start_attempt(run_id: str, worker: str) -> StartedAttempt | None:
         heartbeat_at=now,
         worker=worker,
     )
+    label = f"{run.project_slug}/{ENV_SLUGS[EnvironmentKind(run.environment_kind)]}"
     logger.info(
         "attempt started",
         extra={
             "action": "attempt_started",
             "run_id": run_id,
+            "task": run.task_identifier,
             "attempt": attempt.number,
+            "environment": label,
         },
     )
-    return StartedAttempt(run, attempt)
+    return StartedAttempt(run, attempt, label)
 
 
 def complete_attempt(
