@@ -9,6 +9,7 @@ SCENARIOS = (
     "delayed",
     "fanout",
     "fairness",
+    "load",
     "profiles",
     "list",
     "indexes",

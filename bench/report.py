@@ -141,6 +141,7 @@ def write(
         memory_section,
         payload_section,
         fanout_section,
+        load_section,
         queries_section,
         profile_section,
         plans_section,
@@ -658,6 +659,40 @@ def fanout_section(results, add, drawn, rel) -> None:
                 add(
                     f"| {key} | {item['runs']} | {item['wait_p50_ms']} ms | {item['last_finished_after_s']} s |"
                 )
+
+
+def load_section(results, add, drawn, rel) -> None:
+    add("## Load test: single triggers under execution (issue 8)")
+    add("")
+    add(
+        "8 keep-alive clients share n single triggers (`POST /api/v1/tasks/bench-noop/trigger`) "
+        "while two Celery worker processes (concurrency 1 each) and beat execute them. Every "
+        "answer is tallied by status; every accepted run is then followed in the database "
+        "until it is final. *Missing* are accepted runs the database does not hold, "
+        "*unanswered* are runs it holds that no client was told about, *overlapping* are runs "
+        "with two executions at the same time."
+    )
+    add("")
+    add(
+        "| target | triggers | answers by status | client errors | trigger rate | "
+        "completion rate | all final | missing | unanswered | overlapping | several attempts |"
+    )
+    add("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, result in results.items():
+        load = result.get("load")
+        if not load or load.get("error"):
+            continue
+        statuses = ", ".join(
+            f"{code}: {n:,}" for code, n in sorted(load["statuses"].items())
+        )
+        add(
+            f"| {name} | {load['triggers']:,} | {statuses} | {len(load['client_errors'])} "
+            f"| {load['triggers_per_second']:,} runs/s over {load['trigger_seconds']} s "
+            f"| {load['completed_per_second']:,} runs/s ({load['completed']:,} completed "
+            f"in {load['completion_seconds']} s) | {'yes' if load['all_final'] else 'no'} "
+            f"| {load['missing']} | {load['unanswered']} | {load['overlapping_executions']} "
+            f"| {load['runs_with_several_attempts']} |"
+        )
 
 
 def queries_section(results, add, drawn, rel) -> None:

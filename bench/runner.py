@@ -47,6 +47,7 @@ SIZES = {
     "profile_calls": (300, 30),
     "profile_batches": (5, 1),
     "index_rows": (2000, 200),
+    "load_triggers": (20_000, 300),
 }
 
 
@@ -195,6 +196,7 @@ def run(ctx: Context, only: list[str]) -> None:
     scenario("delayed", scenarios.delayed, ctx, triggerkit)
     scenario("fanout", scenarios.fanout, ctx, triggerkit)
     scenario("fairness", scenarios.fairness, ctx, triggerkit)
+    scenario("load", scenarios.load, ctx, triggerkit)
 
     def profiles():
         from bench.profiles import profile_batch, profile_trigger, profile_worker

@@ -470,3 +470,139 @@ def fairness(ctx, system) -> dict:
             ),
         }
     return {"queue_limit_per_key": 1, "keys": keys}
+
+
+# Load (issue 8) ---------------------------------------------------------------
+
+LOAD_WORKERS = 2
+LOAD_WORKER_CONCURRENCY = 1
+LOAD_FINISH_CAP_SECONDS = 900
+
+
+def load(ctx, system) -> dict:
+    """n single triggers from 8 clients while two worker processes execute them.
+
+    Every answer is counted by its status, and every accepted run is followed
+    until it is final: the accounting says how many were lost (accepted, then
+    missing or never final), created without an answer, or executed twice.
+    """
+    count = ctx.size("load_triggers")
+    system.start_pools(LOAD_WORKERS, LOAD_WORKER_CONCURRENCY)
+    try:
+        began = time.time()
+        answers = trigger_stream(ctx, count)
+        triggered = time.time()
+        finished = wait_all_final(ctx, answers["ids"], LOAD_FINISH_CAP_SECONDS)
+    finally:
+        system.stop()
+
+    accounting = account_runs(ctx.environment, answers["ids"])
+    last = accounting.pop("last_finished_at")
+    span = (last or time.time()) - began
+    return {
+        "triggers": count,
+        "clients": TRIGGER_CLIENTS,
+        "workers": LOAD_WORKERS,
+        "worker_concurrency": LOAD_WORKER_CONCURRENCY,
+        "statuses": answers["statuses"],
+        "client_errors": answers["errors"],
+        "trigger_seconds": round(triggered - began, 2),
+        "triggers_per_second": round(len(answers["ids"]) / (triggered - began), 1),
+        "all_final": finished,
+        "completion_seconds": round(span, 2),
+        "completed_per_second": round(accounting["completed"] / span, 1),
+        **accounting,
+    }
+
+
+def trigger_stream(ctx, count: int) -> dict:
+    """8 keep-alive clients share `count` triggers; every answer is tallied."""
+    statuses: dict[int, int] = {}
+    ids: list[str] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    shares = [count // TRIGGER_CLIENTS + (n < count % TRIGGER_CLIENTS) for n in range(TRIGGER_CLIENTS)]
+
+    def client(number: int, share: int) -> None:
+        api = ctx.api()
+        for index in range(share):
+            body = {"payload": {"client": number, "index": index}}
+            try:
+                response = api.client.post("/api/v1/tasks/bench-noop/trigger", json=body)
+            except Exception as exc:  # noqa: BLE001 - counted and reported
+                with lock:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            with lock:
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                if response.status_code == 200:
+                    ids.append(response.json()["id"])
+        api.close()
+
+    threads = [
+        threading.Thread(target=client, args=(number, share))
+        for number, share in enumerate(shares)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"statuses": statuses, "ids": ids, "errors": errors[:20]}
+
+
+def wait_all_final(ctx, ids: list[str], cap_seconds: float) -> bool:
+    from runs.models import FINAL_STATUSES, Run
+
+    deadline = time.time() + cap_seconds
+    while time.time() < deadline:
+        busy = Run.objects.filter(environment=ctx.environment).exclude(
+            status__in=FINAL_STATUSES
+        )
+        if not busy.exists():
+            return True
+        time.sleep(1)
+    return False
+
+
+def account_runs(environment, accepted: list[str]) -> dict:
+    """What became of the accepted runs, from the database."""
+    from django.db.models import Count, Max
+
+    from runs.models import Attempt, Run
+
+    runs = Run.objects.filter(environment=environment, task_identifier="bench-noop")
+    stored = set(runs.values_list("id", flat=True))
+    by_status = dict(runs.values_list("status").annotate(n=Count("id")))
+    attempts = Attempt.objects.filter(run__in=runs)
+    retried = attempts.values("run").annotate(n=Count("id")).filter(n__gt=1).count()
+    return {
+        "accepted": len(accepted),
+        "duplicate_ids": len(accepted) - len(set(accepted)),
+        "stored": len(stored),
+        "missing": len(set(accepted) - stored),
+        "unanswered": len(stored - set(accepted)),
+        "by_status": by_status,
+        "completed": by_status.get("COMPLETED", 0),
+        "runs_with_several_attempts": retried,
+        "overlapping_executions": overlapping_executions(attempts),
+        "last_finished_at": (
+            runs.aggregate(last=Max("finished_at"))["last"].timestamp()
+            if by_status
+            else None
+        ),
+    }
+
+
+def overlapping_executions(attempts) -> int:
+    """Runs with two attempts whose executions overlapped in time (must be 0)."""
+    spans: dict[str, list[tuple[datetime, datetime]]] = {}
+    for run_id, started, finished in attempts.values_list(
+        "run_id", "started_at", "finished_at"
+    ):
+        spans.setdefault(run_id, []).append((started, finished or datetime.now(UTC)))
+    overlapping = 0
+    for run_spans in spans.values():
+        run_spans.sort()
+        if any(b[0] < a[1] for a, b in zip(run_spans, run_spans[1:])):
+            overlapping += 1
+    return overlapping

@@ -81,16 +81,25 @@ class Triggerkit(System):
         # Messages left by a capped drain would only slow the next warm-up.
         self.target.flush("triggerkit")
         reset_runs()
-        env = self.peer_env()
-        for name in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "CELERY_BROKER_URL"):
-            env.pop(name)
-        worker = self.processes.spawn(
-            "triggerkit-worker",
-            celery_worker_args("config", RUNS_QUEUE, WORKER_CONCURRENCY, "triggerkit"),
-            env,
-        )
+        worker = self.spawn_pool("triggerkit-worker", WORKER_CONCURRENCY)
+        self.extra = [self.spawn_beat()]
+        return worker
+
+    def start_pools(self, count: int, concurrency: int) -> list[Process]:
+        """`count` Celery workers of `concurrency` processes each, and beat, warmed up."""
+        self.target.flush("triggerkit")
+        reset_runs()
+        pools = [
+            self.spawn_pool(f"triggerkit-worker-{number}", concurrency)
+            for number in range(1, count + 1)
+        ]
+        self.worker, self.extra = pools[0], [*pools[1:], self.spawn_beat()]
+        self.warm_up()
+        return pools
+
+    def spawn_beat(self) -> Process:
         schedule = self.processes.log_dir / "celerybeat-schedule"
-        beat = self.processes.spawn(
+        return self.processes.spawn(
             "triggerkit-beat",
             [
                 str(BIN / "celery"),
@@ -102,10 +111,22 @@ class Triggerkit(System):
                 "-s",
                 str(schedule),
             ],
-            env,
+            self.worker_env(),
         )
-        self.extra = [beat]
-        return worker
+
+    def worker_env(self) -> dict[str, str]:
+        env = self.peer_env()
+        for name in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "CELERY_BROKER_URL"):
+            env.pop(name)
+        return env
+
+    def spawn_pool(self, name: str, concurrency: int) -> Process:
+        """A Celery worker of the runs queue, named after its process."""
+        return self.processes.spawn(
+            name,
+            celery_worker_args("config", RUNS_QUEUE, concurrency, name),
+            self.worker_env(),
+        )
 
     def reset(self) -> None:
         reset_runs()

@@ -20,7 +20,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from runs import publish
-from runs.models import DispatchRequest
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +60,10 @@ SELECT env.concurrency_limit, busy.queue_id, busy.concurrency_key, busy.runs
 FROM apikeys_environment AS env LEFT JOIN busy ON true
 WHERE env.id = %(env)s
 """
+
+HAS_REQUESTS_SQL = (
+    "SELECT EXISTS (SELECT FROM runs_dispatchrequest WHERE environment_id = %s)"
+)
 
 # A loose index scan over run_dispatch: one probe per distinct lane.
 LANES_SQL = """
@@ -219,4 +222,7 @@ def lock_is_taken(environment_id: int) -> bool:
 
 
 def has_requests(environment_id: int) -> bool:
-    return DispatchRequest.objects.filter(environment_id=environment_id).exists()
+    # Plain SQL: it runs after every pass, and the ORM would compile it each time.
+    with connection.cursor() as cursor:
+        cursor.execute(HAS_REQUESTS_SQL, [environment_id])
+        return cursor.fetchone()[0]
