@@ -18,6 +18,26 @@ from tests.reliability.stack import (
 _numbers = itertools.count(1)
 # Trigger streams send hundreds of requests; one log line each drowns the report.
 logging.getLogger("httpx").setLevel(logging.WARNING)
+ACCOUNTING_PREFIX = "accounting:"
+# (test id, line) of every accounting line printed by a test of this folder.
+_accounting_lines: list[tuple[str, str]] = []
+
+
+def pytest_runtest_logreport(report):
+    """Keep each test's accounting lines: pytest shows its output only on failure."""
+    if report.when != "call":
+        return
+    for line in report.capstdout.splitlines():
+        if line.startswith(ACCOUNTING_PREFIX):
+            _accounting_lines.append((report.nodeid, line))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _accounting_lines:
+        return
+    terminalreporter.section("fault-injection accounting")
+    for nodeid, line in _accounting_lines:
+        terminalreporter.write_line(f"{nodeid}: {line}")
 
 
 @pytest.fixture(scope="session")
