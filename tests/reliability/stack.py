@@ -310,19 +310,6 @@ class Stack:
         self.platform.processes.remove(process)
         return killed
 
-    def supervise(self, process: Process) -> Process:
-        """Restart a worker that gave up, as systemd or Kubernetes would; return the live one."""
-        gave_up = (
-            process.popen.poll() is not None or "Unrecoverable error" in process.log()
-        )
-        if not gave_up:
-            return process
-        print(
-            f"{process.name} gave up (see test_worker_survives_broker_restart_live.py); restarted"
-        )
-        self.kill(process)
-        return self.platform.start_worker(f"{process.name}-restarted")
-
     def logs(self) -> str:
         return "\n".join(p.log() for p in self.platform.processes)
 
