@@ -37,7 +37,8 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 SERVER_ERROR_MESSAGE = "Internal server error"
 UNUSABLE_VALUE_MESSAGE = (
     "Invalid value: the request holds a value that cannot be stored, such as a NUL "
-    "character, a lone surrogate, or a number or duration out of range"
+    "character, a lone surrogate, a text longer than its field holds, or a number "
+    "or duration out of range"
 )
 TOKEN_ISSUER = "https://id.trigger.dev"
 TOKEN_AUDIENCE = "https://api.trigger.dev"
@@ -111,8 +112,9 @@ def on_rate_limited(request: HttpRequest, exc: RateLimited) -> JsonResponse:
 @api.exception_handler(DatabaseError)
 def on_database_error(request: HttpRequest, exc: DatabaseError) -> JsonResponse:
     if isinstance(exc, DataError):
-        # PostgreSQL refused a value (out of range, too long): the request rolled back.
-        return error_response(f"Invalid value: {str(exc).splitlines()[0]}", 400)
+        # PostgreSQL refused a value (out of range, too long) and the request rolled
+        # back. Its message may quote the value, so it gets the generic answer too.
+        return on_unusable_value(request, exc)
     if not isinstance(exc, (OperationalError, InterfaceError)):
         return on_unexpected_error(request, exc)
     logger.warning("database unavailable", extra={"action": "database_unavailable"})
@@ -127,18 +129,24 @@ def on_unusable_value(request: HttpRequest, exc: Exception) -> JsonResponse:
     surrogates, numbers past what a date or duration holds).
 
     Only our own payload errors have messages written for users; any other
-    ValueError may carry internals (or the value itself), so it gets a generic
-    answer and the log gets where it came from, without its text.
+    ValueError, or a DataError from PostgreSQL, may carry internals (or the
+    value itself), so it gets a generic answer and the log gets its type (and
+    PostgreSQL's error code) and where it came from, without its text.
     """
     if isinstance(exc, PacketError):
         return error_response(f"Invalid value: {exc}", 400)
+
     frames = traceback.extract_tb(exc.__traceback__)
     origin = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "unknown"
+    kind = type(exc).__name__
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    if sqlstate:
+        kind = f"{kind} {sqlstate}"
     logger.info(
         "unusable value refused on %s %s: %s at %s",
         request.method,
         request.path,
-        type(exc).__name__,
+        kind,
         origin,
         extra={"action": "unusable_value"},
     )

@@ -4,6 +4,7 @@ import logging
 from unittest import mock
 
 import pytest
+from django.db import connection, transaction
 from django.test import Client
 
 from runs.api.base import UNUSABLE_VALUE_MESSAGE
@@ -12,6 +13,7 @@ from runs.packets import PacketError
 from tests.api.conftest import ApiClient
 
 SECRET_DETAIL = "connection string postgres://admin:hunter2@db"
+SUBMITTED_VALUE = "card-4111-1111-1111-1111"
 
 
 @pytest.fixture
@@ -107,4 +109,41 @@ def test_a_lone_surrogate_is_refused_with_a_clear_message(api):
 
     assert response.status_code == 400
     assert response.json() == {"error": UNUSABLE_VALUE_MESSAGE}
+    assert not Run.objects.exists()
+
+
+def refused_by_postgresql(*args, **kwargs):
+    """Raise the DataError PostgreSQL gives a value it cannot take: it quotes it."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT %s::integer", [SUBMITTED_VALUE])
+
+
+def test_a_value_postgresql_refuses_gets_a_fixed_400_that_does_not_echo_it(
+    api, caplog
+):
+    with mock.patch("runs.engine.trigger_run", side_effect=refused_by_postgresql):
+        response = api.trigger("hello-world", {})
+
+    assert response.status_code == 400
+    assert response.json() == {"error": UNUSABLE_VALUE_MESSAGE}
+    assert SUBMITTED_VALUE.encode() not in response.content
+    assert SUBMITTED_VALUE not in caplog.text
+    [record] = [
+        r for r in caplog.records if getattr(r, "action", "") == "unusable_value"
+    ]
+    # The log says what kind of refusal it was (SQLSTATE 22P02: invalid text
+    # representation) and where, so the case can be found without the value.
+    assert "DataError 22P02 at " in record.getMessage()
+    assert not Run.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_text_longer_than_its_column_is_refused_without_quoting_it(api):
+    key = SUBMITTED_VALUE * 10
+
+    response = api.trigger("hello-world", {}, concurrencyKey=key)
+
+    assert response.status_code == 400
+    assert response.json() == {"error": UNUSABLE_VALUE_MESSAGE}
+    assert SUBMITTED_VALUE.encode() not in response.content
     assert not Run.objects.exists()
