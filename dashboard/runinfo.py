@@ -33,6 +33,8 @@ SNIPPET_WIDTH = 88
 STORED_PLACEHOLDER = "<the payload, downloaded from the run page>"
 # A queued run older than this with free slots suggests no worker is running.
 STALLED_AFTER = timedelta(seconds=30)
+# A run that joined its queue this soon after its trigger was queued by the trigger.
+QUEUED_AT_TRIGGER = timedelta(milliseconds=1)
 
 MEANINGS = {
     RunStatus.PENDING_VERSION: "No worker has registered this task in this environment yet.",
@@ -248,6 +250,9 @@ def timeline(
             )
     for waitpoint in waitpoints:
         events += wait_events(waitpoint)
+    # After the attempts: an attempt that suspends at a wait which has already
+    # ended queues its run again in the same instant, and ties keep this order.
+    events += queue_events(run, attempts)
     if run.status == RunStatus.RETRYING and run.delay_until:
         events.append(Event(run.delay_until, "Next attempt due", tone="wait"))
     if run.expired_at:
@@ -258,6 +263,68 @@ def timeline(
         label, tone = FINAL_EVENTS[RunStatus(run.status)]
         events.append(Event(run.finished_at, label, tone=tone))
     return sorted(events, key=lambda event: event.at)
+
+
+def queue_events(run: Run, attempts: list[Attempt]) -> list[Event]:
+    """When the run last joined its queue, and when it was last dequeued.
+
+    A run keeps only the latest of each: queue_timestamp is rewritten each time
+    it joins its queue (at its trigger, at the end of its delay, for a retry or
+    after a wait) and dequeued_at each time the dispatcher hands it to a worker,
+    or the sweep publishes it again. Earlier ones are not recorded anywhere: the
+    timeline shows the latest, and the page says so when there were others.
+    """
+    events = []
+    joined = joined_queue_at(run)
+    if joined is not None:
+        before = [a for a in attempts if a.started_at < joined]
+        if not before:
+            events.append(Event(joined, "Queued", first_queue_detail(run, joined)))
+        else:
+            last = before[-1]
+            ending = ATTEMPT_ENDINGS.get(AttemptStatus(last.status), "ended")
+            reason = (
+                "after its wait ended"
+                if last.status == AttemptStatus.SUSPENDED
+                else f"after attempt {last.number} {ending}"
+            )
+            events.append(Event(joined, "Queued again", reason))
+    if run.dequeued_at is not None:
+        again = any(a.started_at < run.dequeued_at for a in attempts)
+        label = "Dequeued again" if again else "Dequeued"
+        events.append(Event(run.dequeued_at, label, "handed to a worker"))
+    return events
+
+
+def joined_queue_at(run: Run) -> datetime | None:
+    """When the run last joined its queue, or None if it never did."""
+    if run.queue_timestamp is None:
+        return None
+    # The trigger and the end of a delay or retry move queue_timestamp back by the
+    # run's priority, which is undone here; a resume after a wait and a task's first
+    # registration do not, so the result is capped by what must have come later.
+    joined = run.queue_timestamp + timedelta(seconds=run.priority_seconds)
+    later = [run.updated_at]
+    if run.dequeued_at is not None and run.dequeued_at >= run.queue_timestamp:
+        later.append(run.dequeued_at)
+    return min(joined, *later)
+
+
+def first_queue_detail(run: Run, joined: datetime) -> str:
+    where = f"in {run.queue.name}"
+    if joined - run.created_at <= QUEUED_AT_TRIGGER:
+        return where
+    # Nothing records which of the two it was once the run has joined its queue.
+    return f"{where}, once its delay ended (or a worker registered its task)"
+
+
+def requeued(run: Run, attempts: list[Attempt]) -> bool:
+    """Whether the run joined its queue or was dequeued more often than recorded."""
+    joined = joined_queue_at(run)
+    requeued_after_attempt = joined is not None and any(
+        a.started_at < joined for a in attempts
+    )
+    return requeued_after_attempt or len(attempts) > 1
 
 
 def trigger_detail(run: Run) -> str:
@@ -494,6 +561,7 @@ def run_details(run: Run, base_url: str) -> dict[str, Any]:
         "attempts": attempts,
         "attempt_errors": [a for a in attempts if a.error],
         "timeline": timeline(run, attempts, waitpoints),
+        "timeline_partial": requeued(run, attempts),
         "bars": bars(run, attempts, waitpoints),
         "children": children[:CHILDREN_SHOWN],
         "more_children": len(children) > CHILDREN_SHOWN,

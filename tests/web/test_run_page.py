@@ -1,6 +1,7 @@
 """The run page: status in words, why it waits, timeline, data, logs, live parts."""
 
 import json
+import re
 import shlex
 from datetime import timedelta
 
@@ -10,7 +11,16 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from dashboard import runinfo
-from runs.engine import TriggerSpec, pause_queue, set_queue_limit
+from runs.engine import (
+    TriggerSpec,
+    complete_attempt,
+    dispatch,
+    fail_attempt,
+    pause_queue,
+    promote_due_runs,
+    set_queue_limit,
+    start_attempt,
+)
 from runs.models import (
     Attempt,
     AttemptStatus,
@@ -170,6 +180,141 @@ def test_the_timeline_shows_attempts_waits_and_the_end(as_owner, dev):
         "run",
         "wait",
     ]
+
+
+def labels_on_the_page(response) -> list[str]:
+    """The timeline's labels as the page shows them, in page order."""
+    timeline = text(response).split('<ol class="timeline">')[1].split("</ol>")[0]
+    return re.findall(r'<span class="event-label">([^<]+)</span>', timeline)
+
+
+def run_once(dev, run, output='{"ok":true}'):
+    """Dispatch a queued run and complete its attempt, as a worker would."""
+    assert dispatch(dev.pk) == [run.pk]
+    started = start_attempt(run.pk, "worker-1")
+    assert complete_attempt(started.attempt, output, "application/json", [])
+
+
+def test_the_timeline_shows_when_the_run_was_queued_and_dequeued(as_owner, dev):
+    run = make_run(dev)
+    run_once(dev, run)
+
+    response = as_owner.get(page("run", dev, run.pk))
+    events = response.context["timeline"]
+
+    assert labels_on_the_page(response) == [
+        "Triggered",
+        "Queued",
+        "Dequeued",
+        "Attempt 1 started",
+        "Attempt 1 completed",
+        "Completed",
+    ]
+    run.refresh_from_db()
+    by_label = {event.label: event for event in events}
+    assert by_label["Queued"].at == run.created_at  # queued by its trigger
+    assert by_label["Queued"].detail == "in task/hello-world"
+    assert by_label["Dequeued"].at == run.dequeued_at
+    assert "handed to a worker" in text(response)
+    assert "A run keeps only its latest entry" not in text(response)
+
+
+def test_a_queued_run_shows_it_is_queued_but_not_dequeued(as_owner, dev):
+    run = make_run(dev)
+
+    response = as_owner.get(page("run", dev, run.pk))
+
+    assert labels_on_the_page(response) == ["Triggered", "Queued"]
+
+
+def test_a_delayed_run_is_queued_when_its_delay_ends(as_owner, dev):
+    due = timezone.now() + timedelta(hours=1)
+    run = make_run(dev, spec=TriggerSpec(payload="{}", delay_until=due))
+    before = as_owner.get(page("run", dev, run.pk))
+    assert labels_on_the_page(before) == ["Triggered", "Due to join its queue"]
+
+    # Its delay ends: beat's sweep moves it into its queue, then it is dispatched.
+    Run.objects.filter(pk=run.pk).update(delay_until=timezone.now())
+    assert promote_due_runs() == 1
+    assert dispatch(dev.pk) == [run.pk]
+
+    response = as_owner.get(page("run", dev, run.pk))
+    events = {event.label: event for event in response.context["timeline"]}
+
+    assert labels_on_the_page(response) == ["Triggered", "Queued", "Dequeued"]
+    assert events["Queued"].at > run.created_at
+    assert "once its delay ended" in events["Queued"].detail
+    assert events["Queued"].at <= events["Dequeued"].at
+
+
+def test_a_retried_run_shows_its_latest_queue_entry_and_says_so(as_owner, dev):
+    run = make_run(dev, spec=TriggerSpec(payload="{}", max_attempts=2))
+    assert dispatch(dev.pk) == [run.pk]
+    first = start_attempt(run.pk, "worker-1")
+    error = {"name": "ValueError", "message": "nope"}
+    assert fail_attempt(first.attempt, error, []) == RunStatus.RETRYING
+    # Its backoff passes: beat queues it again and it is dispatched once more.
+    Run.objects.filter(pk=run.pk).update(delay_until=timezone.now())
+    assert promote_due_runs() == 1
+    run_once(dev, run)
+
+    response = as_owner.get(page("run", dev, run.pk))
+    events = {event.label: event for event in response.context["timeline"]}
+
+    assert labels_on_the_page(response) == [
+        "Triggered",
+        "Attempt 1 started",
+        "Attempt 1 failed",
+        "Queued again",
+        "Dequeued again",
+        "Attempt 2 started",
+        "Attempt 2 completed",
+        "Completed",
+    ]
+    assert events["Queued again"].detail == "after attempt 1 failed"
+    # The first entry into the queue and the first dequeue were overwritten.
+    assert "A run keeps only its latest entry into its queue" in text(response)
+
+
+def test_a_run_resumed_after_a_wait_is_queued_again_after_the_wait(as_owner, dev):
+    run = finished(dev)
+    start = run.created_at
+    Attempt.objects.create(
+        run=run,
+        number=1,
+        status=AttemptStatus.SUSPENDED,
+        started_at=start + timedelta(seconds=1),
+        finished_at=start + timedelta(seconds=2),
+    )
+    Attempt.objects.create(
+        run=run,
+        number=1,
+        segment=1,
+        status=AttemptStatus.COMPLETED,
+        started_at=start + timedelta(seconds=5),
+        finished_at=start + timedelta(seconds=6),
+    )
+    Run.objects.filter(pk=run.pk).update(
+        queue_timestamp=start + timedelta(seconds=3),
+        dequeued_at=start + timedelta(seconds=4),
+        finished_at=start + timedelta(seconds=6),
+        updated_at=start + timedelta(seconds=6),
+    )
+
+    response = as_owner.get(page("run", dev, run.pk))
+    events = {event.label: event for event in response.context["timeline"]}
+
+    assert labels_on_the_page(response) == [
+        "Triggered",
+        "Attempt 1 started",
+        "Attempt 1 suspended at a wait",
+        "Queued again",
+        "Dequeued again",
+        "Attempt 1 resumed",
+        "Attempt 1 completed",
+        "Completed",
+    ]
+    assert events["Queued again"].detail == "after its wait ended"
 
 
 def test_payload_and_output_are_pretty_json(as_owner, dev):
