@@ -83,12 +83,10 @@ def stranger(stranger_project):
     return member(stranger_project.project)
 
 
-@pytest.fixture
-def owned(api, project):
-    """One object of each kind a page can name, in the owner's development environment."""
-    environment = project.environments["DEVELOPMENT"]
-    run_id = api.trigger("echo", {"secret": "owner"}, delay="1h").json()["id"]
-    batch_id = api.post("/api/v3/batches", {"runCount": 1}).json()["id"]
+def objects_in(api, environment, key: str) -> dict:
+    """One object of each kind a page can name, made in `environment` with its key."""
+    run_id = api.trigger("echo", {"secret": "owner"}, delay="1h", key=key).json()["id"]
+    batch_id = api.post("/api/v3/batches", {"runCount": 1}, key=key).json()["id"]
     values = {
         "run_id": run_id,
         "batch_id": batch_id,
@@ -113,13 +111,35 @@ def owned(api, project):
     return values
 
 
-def url_of(page: Page, project_slug: str, owned: dict) -> str:
-    values = {"project": project_slug, "env": "dev", **owned}
+@pytest.fixture
+def owned(api, project):
+    """The objects of the owner's development environment."""
+    return objects_in(api, project.environments["DEVELOPMENT"], project.dev)
+
+
+@pytest.fixture
+def owned_in_production(api, project):
+    """The objects of the owner's production environment: same project, other ids."""
+    return objects_in(api, project.environments["PRODUCTION"], project.prod)
+
+
+def url_of(page: Page, project_slug: str, owned: dict, env: str = "dev") -> str:
+    values = {"project": project_slug, "env": env, **owned}
     unknown = [name for name in page.parameters if name not in values]
     assert not unknown, (
         f"teach this test what to put in {unknown} of page {page.name!r}"
     )
     return reverse(page.name, kwargs={name: values[name] for name in page.parameters})
+
+
+def object_pages() -> list[Page]:
+    """Pages of one environment that name an object of it (a run, a batch, a key…)."""
+    return [
+        page
+        for page in dashboard_pages()
+        if set(page.parameters) - ENVIRONMENT_PARAMETERS - {"task_id", "field"}
+        and "project" in page.parameters
+    ]
 
 
 def snapshot():
@@ -132,6 +152,7 @@ def snapshot():
                 "id", "cron", "active", "task_identifier", "external_id"
             )
         ),
+        sorted(run_models.BulkAction.objects.values_list("id", "kind", "status")),
     )
 
 
@@ -174,12 +195,7 @@ def test_a_member_of_another_project_gets_404_on_every_page_and_changes_nothing(
 def test_another_project_s_object_ids_in_one_s_own_project_urls_are_404(
     project, stranger_project, owned, stranger
 ):
-    pages = [
-        page
-        for page in dashboard_pages()
-        if set(page.parameters) - ENVIRONMENT_PARAMETERS - {"task_id", "field"}
-        and "project" in page.parameters
-    ]
+    pages = object_pages()
     client = logged_in(stranger)
     before = snapshot()
 
@@ -195,6 +211,44 @@ def test_another_project_s_object_ids_in_one_s_own_project_urls_are_404(
             posted,
         )
         assert snapshot() == before, page.name
+
+
+def test_another_environment_s_object_ids_in_one_s_environment_urls_are_404(
+    project, owned, owned_in_production, owner
+):
+    # Given a member of a project with objects in its development and production
+    pages = object_pages()
+    client = logged_in(owner)
+    slug = project.project.slug
+    before = snapshot()
+
+    # When they open development's pages with production's ids, and post to them
+    for page in pages:
+        url = url_of(page, slug, owned_in_production, env="dev")
+        seen = client.get(url).status_code
+        posted = client.post(
+            url, {"delay": "1h", "limit": "1", "name": "x"}
+        ).status_code
+
+        # Then each answers 404 (or 405 to a method it never serves), as an
+        # unknown id would, and changes nothing in either environment
+        answers = (page.name, url, seen, posted)
+        assert seen in (404, 405) and posted in (404, 405), answers
+        assert 404 in (seen, posted), answers
+        assert snapshot() == before, page.name
+
+    # And a bulk action started from development on production's run creates nothing
+    bulk_url = reverse("bulk-create", kwargs={"project": slug, "env": "dev"})
+    selected = owned_in_production["run_id"]
+    client.post(bulk_url, {"kind": "CANCEL", "scope": "selected", "selected": selected})
+    assert snapshot() == before
+
+    # And the same ids serve their pages in production: the 404s are about the
+    # environment, not the ids
+    for page in pages:
+        url = url_of(page, slug, owned_in_production, env="prod")
+        allowed = (200, 302, 404, 405) if page.name in MAY_BE_EMPTY else (200, 302, 405)
+        assert client.get(url).status_code in allowed, (page.name, url)
 
 
 def test_anonymous_visitors_are_sent_to_the_login_page(project, owned):
