@@ -149,15 +149,33 @@ def task_modules(args: argparse.Namespace) -> list[str]:
 
 
 def module_file(module: str) -> Path | None:
+    """The module's file, or None when it or a parent package does not exist.
+
+    Finding a module imports its parent packages; one that fails while
+    importing is a CliError naming the error, not a traceback.
+    """
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
+    except ModuleNotFoundError as exc:
+        if exc.name and (module == exc.name or module.startswith(f"{exc.name}.")):
+            return None
+        raise unimportable(module, exc) from exc
+    except ValueError:
         return None
+    except Exception as exc:  # noqa: BLE001 - any error of user code in a package
+        raise unimportable(module, exc) from exc
     if spec is None or not spec.origin or not spec.has_location:
         return None
     return Path(spec.origin)
+
+
+def unimportable(module: str, exc: Exception) -> CliError:
+    return CliError(
+        f"task module {module!r} cannot be imported: {type(exc).__name__}: {exc}",
+        exits.USAGE,
+    )
 
 
 def watched_paths(modules: list[str], extra: list[Path] | None) -> list[Path]:

@@ -3,14 +3,16 @@
 import os
 import re
 import signal
+import socket
 import textwrap
 import uuid
 
 import httpx
 import pytest
 
-from tests.cli import isolated
 from runs.launcher import port_is_free
+from tests.cli import isolated
+from tests.cli.conftest import run_cli
 from tests.live import BIN, Platform, free_port, poll, wait_until
 
 TASKS_V1 = """
@@ -104,7 +106,9 @@ def test_dev_prints_how_to_reach_it_and_what_it_watches(dev):
     log = dev.process.log()
 
     assert "Triggerkit is running." in log
-    watched = re.search(r"The worker restarts when a \.py file changes under: (.+)", log)
+    watched = re.search(
+        r"The worker restarts when a \.py file changes under: (.+)", log
+    )
     assert watched is not None
     assert str(dev.package) in watched.group(1)
 
@@ -146,3 +150,73 @@ def test_ctrl_c_stops_dev_and_all_its_processes(dev):
     assert dev.process.popen.wait(60) == 0
     assert "Stopping web, worker, beat" in dev.process.log()
     assert port_is_free("127.0.0.1", dev.port)
+
+
+# Start-up errors: exit codes of docs/cli.md, one line on stderr, nothing started.
+
+
+@pytest.fixture
+def unstarted_env(tmp_path):
+    """Settings that reach nothing: a dev that got past its checks would exit 4."""
+    broken = tmp_path / "brokenpkg"
+    broken.mkdir()
+    (broken / "__init__.py").write_text("raise RuntimeError('config file missing')\n")
+    (broken / "tasks.py").write_text("")
+    return {
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:1/nothing",
+        "CELERY_BROKER_URL": isolated.broker_url(),
+        "PYTHONPATH": str(tmp_path),
+    }
+
+
+def assert_one_line_error(result, code, message):
+    assert result.code == code, result.err
+    assert result.err == f"triggerkit: {message}\n"
+    assert result.out == ""
+
+
+def test_dev_on_a_port_in_use_exits_4_and_names_the_port(unstarted_env):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = run_cli("dev", "--port", str(port), env=unstarted_env)
+
+    assert_one_line_error(
+        result, 4, f"port {port} is already in use; pick another with --port"
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "message"),
+    [
+        ("no_such_module.tasks", "task module 'no_such_module.tasks' cannot be found"),
+        (
+            "examples.no_such_tasks",
+            "task module 'examples.no_such_tasks' cannot be found",
+        ),
+        (
+            "brokenpkg.tasks",
+            "task module 'brokenpkg.tasks' cannot be imported: "
+            "RuntimeError: config file missing",
+        ),
+    ],
+    ids=["unknown package", "unknown module", "package fails to import"],
+)
+def test_dev_with_a_task_module_it_cannot_load_exits_1(unstarted_env, module, message):
+    result = run_cli(
+        "dev", "--port", str(free_port()), "--tasks", module, env=unstarted_env
+    )
+
+    assert_one_line_error(result, 1, message)
+
+
+def test_dev_with_a_watch_path_that_does_not_exist_exits_1(unstarted_env, tmp_path):
+    missing = tmp_path / "no-such-folder"
+
+    result = run_cli(
+        "dev", "--port", str(free_port()), "--watch", str(missing), env=unstarted_env
+    )
+
+    assert_one_line_error(result, 1, f"--watch {missing}: no such file or folder")
