@@ -1,6 +1,7 @@
 """`triggerkit worker` and `triggerkit beat` run the platform's background processes."""
 
 import signal
+import time
 
 import httpx
 import pytest
@@ -75,6 +76,56 @@ def test_worker_and_beat_execute_runs_of_the_task_modules_given(site):
     beat.popen.send_signal(signal.SIGTERM)
     assert worker.popen.wait(30) == 0
     assert beat.popen.wait(30) == 0
+
+
+def start_worker(site, name, *args):
+    worker = site.spawn(
+        name,
+        [
+            str(BIN / "triggerkit"),
+            "worker",
+            "--tasks",
+            "tests.cli.worker_tasks",
+            "--concurrency",
+            "1",
+            "--name",
+            f"{name}@%h",
+            *args,
+        ],
+    )
+    wait_until(lambda: " ready." in worker.log(), worker, name)
+    return worker
+
+
+def test_a_worker_on_other_celery_queues_leaves_runs_to_the_default_queue(site):
+    # Given: a worker consuming only a Celery queue no run is published to.
+    parked = start_worker(site, "parked", "--queues", "elsewhere,reports")
+    assert ".> elsewhere" in parked.log() and ".> reports" in parked.log()
+    assert ".> triggerkit" not in parked.log()
+
+    # When: a run is triggered. Then: it stays dequeued, never started.
+    run_id = trigger(site, "cli-worker-pid", {"n": 2})
+    time.sleep(3)
+    waiting = httpx.get(
+        f"{site.url}/api/v3/runs/{run_id}",
+        # The v2 status names, which tell DEQUEUED from EXECUTING.
+        headers={
+            "Authorization": f"Bearer {site.key}",
+            "x-trigger-api-version": "2025-07-16",
+        },
+    ).json()
+    assert waiting["status"] == "DEQUEUED"
+    assert waiting["attemptCount"] == 0 and "startedAt" not in waiting
+
+    # When: a worker on the default queue (triggerkit) starts. Then: it runs it.
+    default = start_worker(site, "default")
+    run = poll(lambda: (r := retrieve(site, run_id))["isCompleted"] and r, timeout=30)
+
+    assert run["status"] == "COMPLETED"
+    assert run["output"]["pid"] in {process.pid for process in default.tree()}
+    assert ".> triggerkit" in default.log()
+    default.stop()
+    parked.stop()
 
 
 def test_worker_with_an_unknown_task_module_exits_1(site):
