@@ -1,9 +1,16 @@
 """Every page and action belongs to a project: members use it, strangers get 404."""
 
+import html
+import re
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from apikeys.models import ApiKey
+from apikeys.models import ApiKey, create_api_key
+from runs import tasks
+from runs.engine import TriggerSpec
 from runs.models import (
     BulkAction,
     BulkActionKind,
@@ -13,6 +20,12 @@ from runs.models import (
     RunStatus,
 )
 from tests.web.helpers import make_run, page
+
+
+def later(*tags: str) -> TriggerSpec:
+    """A trigger delayed by an hour, so the run waits for whatever the test does."""
+    due = timezone.now() + timedelta(hours=1)
+    return TriggerSpec(payload="{}", tags=list(tags), delay_until=due)
 
 
 @pytest.fixture
@@ -117,6 +130,122 @@ def test_a_teammate_can_open_every_page(client, teammate, objects, dev, index):
     response = client.get(page(name, dev, *args))
 
     assert response.status_code == 200
+
+
+@pytest.fixture
+def as_teammate(client, teammate, owner):
+    """Signed in as a member of the project who did not set anything up in it."""
+    client.force_login(teammate)
+    return client
+
+
+def shown(response) -> str:
+    return html.unescape(response.content.decode())
+
+
+def test_a_teammate_can_cancel_a_run(as_teammate, dev):
+    run = make_run(dev, spec=later())
+
+    response = as_teammate.post(page("run-cancel", dev, run.pk), follow=True)
+
+    assert response.redirect_chain[-1][0] == page("run", dev, run.pk)
+    assert f"Canceled {run.pk}." in shown(response)
+    assert 'data-run-status="CANCELED"' in shown(response)
+    assert Run.objects.get(pk=run.pk).status == RunStatus.CANCELED
+
+
+def test_a_teammate_can_replay_a_run(as_teammate, dev):
+    run = make_run(dev, status=RunStatus.COMPLETED)
+
+    response = as_teammate.post(
+        page("run-replay", dev, run.pk), {"unchanged": "1"}, follow=True
+    )
+
+    replay = Run.objects.get(replayed_from=run)
+    assert response.redirect_chain[-1][0] == page("run", dev, replay.pk)
+    assert f"Replayed as {replay.pk}." in shown(response)
+    assert f"as a replay of {run.pk}" in shown(response)
+
+
+def test_a_teammate_can_reschedule_a_delayed_run(as_teammate, dev):
+    run = make_run(dev, spec=later())
+
+    response = as_teammate.post(
+        page("run-reschedule", dev, run.pk), {"action": "later"}, follow=True
+    )
+
+    assert "Rescheduled." in shown(response)
+    moved = Run.objects.get(pk=run.pk).delay_until
+    assert moved - run.delay_until == timedelta(hours=1)
+    assert moved.strftime("%Y-%m-%d %H:%M:%S UTC") in shown(response)
+
+
+def test_a_teammate_can_pause_and_resume_a_queue(as_teammate, dev):
+    queue = Queue.objects.get(environment=dev, name="task/hello-world")
+
+    paused = as_teammate.post(page("queue-pause", dev, queue.pk), follow=True)
+
+    assert paused.redirect_chain[-1][0] == page("queues", dev)
+    assert "Paused “task/hello-world”. Running runs finish; queued runs wait." in (
+        shown(paused)
+    )
+    queue.refresh_from_db()
+    assert queue.paused
+
+    resumed = as_teammate.post(page("queue-resume", dev, queue.pk), follow=True)
+
+    assert "Resumed “task/hello-world”." in shown(resumed)
+    queue.refresh_from_db()
+    assert not queue.paused
+
+
+def test_a_teammate_can_generate_a_key_and_use_it(as_teammate, client, dev):
+    response = as_teammate.post(page("key-create", dev), {"name": "teammate's key"})
+
+    assert response.status_code == 200
+    raw = re.search(r"export TRIGGER_SECRET_KEY=(tr_dev_\S+)<", shown(response))[1]
+    assert "Your new key “teammate's key”" in shown(response)
+    assert ApiKey.objects.filter(environment=dev, name="teammate's key").exists()
+    api = client.get("/api/v1/runs", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert api.status_code == 200
+
+
+def test_a_teammate_can_revoke_a_key_someone_else_made(as_teammate, client, dev):
+    key, raw = create_api_key(dev, "owner's backend")
+
+    response = as_teammate.post(page("key-revoke", dev, key.pk), follow=True)
+
+    assert f"Revoked “owner's backend” ({key.masked})." in shown(response)
+    assert "Revoked</span>" in shown(response)
+    api = client.get("/api/v1/runs", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert api.status_code == 401
+
+
+def test_a_teammate_can_run_a_bulk_action(as_teammate, teammate, dev, monkeypatch):
+    doomed = [make_run(dev, spec=later("nightly")) for _ in range(2)]
+    spared = make_run(dev, spec=later("keep"))
+
+    response = as_teammate.post(
+        page("bulk-create", dev),
+        {"scope": "filters", "kind": "CANCEL", "tag": "nightly"},
+        follow=True,
+    )
+
+    action = BulkAction.objects.get(environment=dev)
+    assert response.redirect_chain[-1][0] == page("bulk", dev, action.pk)
+    assert "Bulk cancel" in shown(response)
+    assert f"Started by</dt><dd>{teammate.username}," in shown(response)
+
+    # A worker carries it out (in this test's transaction, see test_bulk_actions).
+    monkeypatch.setattr(tasks, "close_old_connections", lambda: None)
+    tasks.bulk_action(action.pk)
+    progress = as_teammate.get(page("bulk", dev, action.pk))
+
+    assert "Done" in shown(progress)
+    assert "<strong>2</strong> canceled" in shown(progress)
+    canceled = Run.objects.filter(pk__in=[run.pk for run in doomed])
+    assert set(canceled.values_list("status", flat=True)) == {RunStatus.CANCELED}
+    assert Run.objects.get(pk=spared.pk).status == RunStatus.DELAYED
 
 
 @pytest.mark.parametrize("name", ["runs", "tasks", "batches", "queues", "keys"])
