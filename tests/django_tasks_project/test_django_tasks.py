@@ -26,8 +26,8 @@ def site(tmp_path_factory):
         yield live
 
 
-@pytest.fixture(scope="module")
-def outcome(site):
+def run_in_project(site, script):
+    """Run a script of the shop project, which knows only the key and the URL."""
     env = {
         k: v
         for k, v in site.env.items()
@@ -42,7 +42,7 @@ def outcome(site):
         }
     )
     done = subprocess.run(
-        [str(BIN / "python"), "enqueue_and_wait.py"],
+        [str(BIN / "python"), script],
         cwd=PROJECT,
         env=env,
         capture_output=True,
@@ -51,6 +51,11 @@ def outcome(site):
     )
     assert done.returncode == 0, done.stderr + site.processes[1].log()[-3000:]
     return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def outcome(site):
+    return run_in_project(site, "enqueue_and_wait.py")
 
 
 def test_an_enqueued_task_returns_its_value_through_the_task_result(outcome):
@@ -107,3 +112,27 @@ def test_the_runs_are_triggerkit_runs_visible_with_their_task_path(outcome, site
         headers=headers,
     ).json()["data"]
     assert len(listed) == 1
+
+
+def test_the_django_6_spelling_is_the_one_used_when_django_tasks_exists(site):
+    # Given: `django.tasks` importable, as on Django 6 (here: the backport under
+    # that name, see enqueue_as_django_6.py). When: a task is enqueued and read.
+    seen = run_in_project(site, "enqueue_as_django_6.py")
+    if seen["native"]:
+        pytest.skip("Django ships django.tasks here: the tests above run on it")
+
+    # Then: triggerkit_django imported the tasks API under that name only
+    assert set(seen["imports"]) >= {
+        "django.tasks",
+        "django.tasks.backends.base",
+        "django.tasks.base",
+        "django.tasks.exceptions",
+        "django.tasks.signals",
+    }
+    assert not [name for name in seen["imports"] if name.startswith("django_tasks")]
+    # and the task ran on the worker, its result read back through it.
+    assert seen["add"] == ["READY", "SUCCESSFUL", 5]
+    assert seen["missing"] == "TaskResultDoesNotExist"
+    assert seen["context"] == {"label": "ctx", "id": "run_local", "attempt": 1}
+    assert seen["invalid"].startswith("Task path '__main__.xxx")
+    assert seen["invalid"].endswith("is over 128 characters.")
