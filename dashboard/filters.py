@@ -68,6 +68,7 @@ class RunFilters:
     run_id: str = ""
     key: str = ""
     bulk: str = ""
+    search: str = ""
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -87,6 +88,7 @@ class RunFilters:
             "filter[idempotencyKey]": self.key,
             "filter[scheduleId]": self.schedule,
             "filter[bulkActionId]": self.bulk,
+            "filter[search]": self.search,
         }
         tag_filter = "filter[tagAll]" if self.tag_match == "all" else "filter[tag]"
         wire[tag_filter] = ",".join(self.tags)
@@ -122,6 +124,7 @@ class RunFilters:
             ("run", self.run_id),
             ("key", self.key),
             ("bulk", self.bulk),
+            ("search", self.search),
         ):
             if value:
                 pairs.append((name, value))
@@ -180,6 +183,7 @@ class RunFilters:
             ("run_id", "Run"),
             ("key", "Idempotency key"),
             ("bulk", "Bulk action"),
+            ("search", "Payload or output contains"),
         ):
             if value := getattr(self, attribute):
                 pills.append(
@@ -222,13 +226,32 @@ def parse_filters(query: QueryDict) -> RunFilters:
         run_id=one("run"),
         key=one("key"),
         bulk=one("bulk"),
+        search=one("search"),
     )
     check(filters)
     return filters
 
 
+# Filters holding one text value each (the others hold lists).
+TEXT_FILTERS = (
+    "period",
+    "start",
+    "end",
+    "tz",
+    "batch",
+    "schedule",
+    "queue",
+    "run_id",
+    "key",
+    "bulk",
+    "search",
+)
+NUL_MESSAGE = "A filter held a NUL character, which no run can hold; it was left out."
+
+
 def check(filters: RunFilters) -> None:
     """Drop the filters that cannot be read, saying why."""
+    drop_nul_characters(filters)
     unknown = [status for status in filters.statuses if status not in STATUS_LABELS]
     if unknown:
         filters.errors.append(
@@ -257,3 +280,19 @@ def check(filters: RunFilters) -> None:
         if raw and parse_date(raw) is None:
             filters.errors.append(f"{label} {raw!r} is not a date and time.")
             setattr(filters, attribute, "")
+
+
+def drop_nul_characters(filters: RunFilters) -> None:
+    """Drop the values holding a NUL character, which no run can match."""
+    dropped = False
+    for attribute in ("statuses", "tasks", "tags"):
+        values = getattr(filters, attribute)
+        kept = [value for value in values if "\x00" not in value]
+        dropped = dropped or len(kept) < len(values)
+        setattr(filters, attribute, kept)
+    for attribute in TEXT_FILTERS:
+        if "\x00" in getattr(filters, attribute):
+            setattr(filters, attribute, "")
+            dropped = True
+    if dropped:
+        filters.errors.append(NUL_MESSAGE)

@@ -25,7 +25,7 @@ from django.db.models import QuerySet
 
 from apikeys.models import Environment
 from dashboard.filters import STATUSES, RunFilters
-from runs.filtering import CURSOR_PATTERN, STATUS_FILTERS, matching_runs
+from runs.filtering import CURSOR_PATTERN, matching_runs, pin_search_window
 from runs.models import Queue, Run, Task
 
 logger = logging.getLogger(__name__)
@@ -106,6 +106,8 @@ class RunsPage:
     new_runs: Capped = field(default_factory=lambda: Capped(0, COUNT_CAP))
     counts: StatusCounts = field(default_factory=StatusCounts)
     errors: list[str] = field(default_factory=list)
+    # A search read only the newest runs matching the other filters, not all.
+    search_limited: bool = False
 
 
 def parse_cursor(query) -> tuple[Cursor, list[str]]:
@@ -126,8 +128,9 @@ def list_runs(
     environment: Environment, filters: RunFilters, cursor: Cursor
 ) -> RunsPage:
     """One page of the runs the filters select, with the cached counts per status."""
-    matching = matching_runs(environment, filters.to_wire())
-    page = RunsPage()
+    wire, limited = pin_search_window(environment, filters.to_wire())
+    matching = matching_runs(environment, wire)
+    page = RunsPage(search_limited=limited)
     page.runs, page.newer, page.older = fetch_page(matching, cursor)
 
     if cursor.first_page:
@@ -189,8 +192,7 @@ def status_counts_for(environment: Environment, filters: RunFilters) -> StatusCo
     if cached is not None and time.time() - cached["at"] < COUNTS_FRESH_SECONDS:
         return status_count_items(filters, cached["counts"], cached["at"])
 
-    unfiltered_status = matching_runs(environment, filters.to_wire(with_status=False))
-    counts, counted_at = status_counts(unfiltered_status), time.time()
+    counts, counted_at = status_counts(environment, filters), time.time()
     write_cache(key, {"counts": counts, "at": counted_at})
     return status_count_items(filters, counts, counted_at)
 
@@ -234,14 +236,18 @@ def write_cache(key: str, value: dict) -> None:
         logger.warning("counts cache unreachable", extra={"action": "counts_uncached"})
 
 
-def status_counts(runs: QuerySet[Run]) -> dict[str, int]:
+def status_counts(environment: Environment, filters: RunFilters) -> dict[str, int]:
     """How many runs each status filter would show, each counted up to the cap.
 
-    One statement: a capped subquery per status, joined with UNION ALL.
+    One statement: a capped subquery per status, joined with UNION ALL. Each
+    selects the runs as the list filtered by that status alone would, search
+    window included (it reads the newest runs of that status).
     """
+    others = filters.to_wire(with_status=False)
     parts, params = [], []
     for status, _ in STATUSES:
-        capped = runs.filter(status__in=STATUS_FILTERS[status]).order_by().values("pk")
+        runs = matching_runs(environment, {**others, "filter[status]": status})
+        capped = runs.order_by().values("pk")
         try:
             sql, inner_params = capped[: COUNT_CAP + 1].query.sql_with_params()
         except EmptyResultSet:

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apikeys.models import Environment
@@ -21,6 +22,7 @@ from runs.durations import parse_date, parse_duration
 from runs.engine.errors import InvalidRequestError
 from runs.ids import ALPHABET, new_id
 from runs.models import Run, RunStatus
+from runs.packets import STORE
 
 # Public names a list filter accepts (both vocabularies) -> internal statuses.
 STATUS_FILTERS: dict[str, list[str]] = {
@@ -39,6 +41,10 @@ CURSOR_PATTERN = re.compile(rf"^run_[{ALPHABET}]{{26}}$")
 # A run's id is minted a moment after its created_at is read; bounds on ids
 # derived from times are widened by this much so that they never cut a run off.
 ID_TIME_SLACK = timedelta(minutes=1)
+
+# Searching inside payloads and outputs can use no index: it reads the runs
+# themselves, so it reads at most this many, the newest matching the other filters.
+SEARCH_SCAN_LIMIT_RUNS = 100_000
 
 # The API's own filters, which the dashboard and bulk actions pass through.
 API_FILTERS = (
@@ -138,7 +144,8 @@ def matching_runs(
 
     The API's filters go through `filter_runs`; the few only the dashboard and
     bulk actions use (`filter[id]`, `filter[tagAll]`, `filter[idempotencyKey]`,
-    `filter[scheduleId]`, `filter[bulkActionId]`, `filter[upTo]`) are applied here.
+    `filter[scheduleId]`, `filter[bulkActionId]`, `filter[upTo]`, and
+    `filter[search]` with `filter[searchFrom]`, see `search_runs`) are applied here.
     """
     api_params = {name: filters[name] for name in API_FILTERS if filters.get(name)}
     runs = filter_runs(Run.objects.filter(environment=environment), api_params)
@@ -155,7 +162,56 @@ def matching_runs(
         runs = runs.filter(bulk_action_id=bulk_id)
     if up_to := filters.get("filter[upTo]"):
         runs = runs.filter(pk__lte=up_to)
-    return bound_ids_by_time(runs, api_params)
+    runs = bound_ids_by_time(runs, api_params)
+    if text := filters.get("filter[search]"):
+        runs = search_runs(runs, text, filters.get("filter[searchFrom]", ""))
+    return runs
+
+
+def search_runs(runs: QuerySet[Run], text: str, oldest: str = "") -> QuerySet[Run]:
+    """The runs whose payload or output contains `text`, ignoring case.
+
+    Only the newest SEARCH_SCAN_LIMIT_RUNS of `runs` are read: those from the
+    id `oldest` on, which `pin_search_window` finds, or else a subquery finds
+    each time the query runs. Values kept in the object store are not searched:
+    the row holds only their record (object key and size).
+    """
+    if oldest:
+        runs = runs.filter(pk__gte=oldest)
+    else:
+        edge = runs.order_by("-id").values("pk")[
+            SEARCH_SCAN_LIMIT_RUNS - 1 : SEARCH_SCAN_LIMIT_RUNS
+        ]
+        # Fewer runs than the limit: no edge, and every id is at least "".
+        runs = runs.filter(pk__gte=Coalesce(Subquery(edge), Value("")))
+    in_payload = Q(payload__icontains=text) & ~Q(payload_type=STORE)
+    in_output = Q(output__icontains=text) & ~Q(output_type=STORE)
+    return runs.filter(in_payload | in_output)
+
+
+def pin_search_window(
+    environment: Environment, filters: Mapping[str, str]
+) -> tuple[dict[str, str], bool]:
+    """Fix which runs a search reads; also say whether older runs were left out.
+
+    Returns the filters with `filter[searchFrom]`, the oldest id of the newest
+    SEARCH_SCAN_LIMIT_RUNS runs matching the other filters, when there are that
+    many. A bulk action keeps it, so that its runs stay those the list showed
+    while it changes their statuses.
+    """
+    pinned = dict(filters)
+    if not pinned.get("filter[search]") or pinned.get("filter[searchFrom]"):
+        return pinned, False
+
+    others = {name: value for name, value in pinned.items() if name != "filter[search]"}
+    newest = matching_runs(environment, others).order_by("-id")
+    # The limit's last run, and one more if older runs were left out.
+    window_end = slice(SEARCH_SCAN_LIMIT_RUNS - 1, SEARCH_SCAN_LIMIT_RUNS + 1)
+    edge = list(newest.values_list("pk", flat=True)[window_end])
+    if not edge:
+        return pinned, False
+    pinned["filter[searchFrom]"] = edge[0]
+    return pinned, len(edge) > 1
 
 
 def bound_ids_by_time(runs: QuerySet[Run], params: Mapping[str, str]) -> QuerySet[Run]:

@@ -13,6 +13,7 @@ from dashboard.access import environment_for, is_production
 from dashboard.filters import PERIODS, STATUSES, parse_filters
 from dashboard.pages import env_url, render_page
 from runs.engine import EngineError
+from runs import filtering
 from runs.engine.bulk import create_bulk_action
 from runs.models import BulkAction, BulkActionKind, BulkActionStatus
 
@@ -48,6 +49,7 @@ def runs_list(request: HttpRequest, project: str, env: str) -> HttpResponse:
         "errors": errors,
         "live_query": live_query,
         "base_query": filters.query(),
+        "search_limit": filtering.SEARCH_SCAN_LIMIT_RUNS,
         # The counts come after the page, from runs_counts, unless fresh ones are cached.
         "refresh_counts": True,
         "bulk_oob": bool(request.htmx) and not refresh,
@@ -204,6 +206,8 @@ FILTER_LABELS = {
     "filter[scheduleId]": "Schedule",
     "filter[bulkActionId]": "Made by bulk action",
     "filter[upTo]": "Newest run included",
+    "filter[search]": "Payload or output contains",
+    "filter[searchFrom]": "Oldest run searched",
 }
 
 

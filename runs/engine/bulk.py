@@ -26,7 +26,7 @@ from apikeys.models import Environment
 from runs.engine.errors import EngineError, InvalidRequestError
 from runs.engine.lifecycle import cancel_run
 from runs.engine.trigger import replay_run
-from runs.filtering import matching_runs
+from runs.filtering import matching_runs, pin_search_window
 from runs.models import BulkAction, BulkActionKind, BulkActionStatus, Run
 
 if TYPE_CHECKING:
@@ -54,7 +54,8 @@ def create_bulk_action(
     """Record a bulk action and start it once the transaction commits.
 
     Either `run_ids` or `filters` names the runs. With filters, the action
-    covers the runs that match now, not those triggered while it works.
+    covers the runs that match now, not those triggered while it works; a
+    search reads the same newest runs as the list did (`pin_search_window`).
     """
     if kind not in BulkActionKind.values:
         raise InvalidRequestError(f"Unknown bulk action {kind!r}")
@@ -74,6 +75,7 @@ def create_bulk_action(
     elif filters is not None:
         ids = []
         frozen = {name: str(value) for name, value in filters.items() if value}
+        frozen, _ = pin_search_window(environment, frozen)
         newest = (
             matching_runs(environment, frozen)
             .order_by("-id")
