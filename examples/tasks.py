@@ -48,6 +48,14 @@ def always_fails(payload: dict, ctx: TaskContext) -> None:
     raise RuntimeError(f"attempt {ctx.attempt_number} failed on purpose")
 
 
+@task(id="fails-once", retry=Retry(max_attempts=2, min_delay=0.2, max_delay=0.2))
+def fails_once(payload: dict, ctx: TaskContext) -> dict:
+    """Fails its first attempt on purpose; the retry succeeds."""
+    if ctx.attempt_number == 1:
+        raise RuntimeError("the first attempt fails on purpose")
+    return {"attempts": ctx.attempt_number}
+
+
 @task(id="abort-at-once")
 def abort_at_once(payload: dict) -> None:
     raise AbortTaskRunError("this run cannot succeed, so it is not retried")

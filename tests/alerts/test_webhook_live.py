@@ -47,11 +47,13 @@ def trigger(platform, key, task, payload):
     return response.json()["id"]
 
 
-def status_of(platform, key, run_id):
+def retrieve(platform, key, run_id):
     headers = {"Authorization": f"Bearer {key}"}
-    return httpx.get(f"{platform.url}/api/v3/runs/{run_id}", headers=headers).json()[
-        "status"
-    ]
+    return httpx.get(f"{platform.url}/api/v3/runs/{run_id}", headers=headers).json()
+
+
+def status_of(platform, key, run_id):
+    return retrieve(platform, key, run_id)["status"]
 
 
 def test_a_failed_run_alerts_the_webhook_once_per_interval(
@@ -108,10 +110,18 @@ def test_completed_and_retrying_runs_do_not_alert(platform, live_project, webhoo
         webhook_url=f"http://127.0.0.1:{webhook.server_address[1]}/",
     )
 
-    run_id = trigger(platform, live_project.dev, "echo", {"ok": True})
-    poll(lambda: status_of(platform, live_project.dev, run_id) == "COMPLETED")
+    # Given: a run that completes, and one whose first attempt fails and whose
+    # retry completes.
+    completed = trigger(platform, live_project.dev, "echo", {"ok": True})
+    retried = trigger(platform, live_project.dev, "fails-once", {})
+    poll(lambda: status_of(platform, live_project.dev, completed) == "COMPLETED")
+    poll(lambda: status_of(platform, live_project.dev, retried) == "COMPLETED")
     time.sleep(1)
 
+    # Then: the retry really happened, and neither run alerted.
+    run = retrieve(platform, live_project.dev, retried)
+    assert run["attemptCount"] == 2
+    assert run["output"] == {"attempts": 2}
     assert webhook.received == []
     assert not Alert.objects.filter(environment=environment).exists()
 
