@@ -8,17 +8,19 @@ points Playwright at it.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import User
 from django.db import connections
 
-from tests.live import ROOT
+from tests.live import ROOT, poll
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -139,3 +141,44 @@ def screenshot(page, name: str) -> Path:
         saved.append(path)
     page.emulate_media(color_scheme="light")
     return saved[0]
+
+
+def wait_for_status_counts(page) -> None:
+    """Wait until the runs list shows its counts per status, which load after it."""
+    from playwright.sync_api import expect
+
+    counts = page.locator("#status-counts")
+    expect(counts).not_to_have_attribute("aria-busy", "true")
+    expect(counts.locator(".status-count[data-status] .n").first).to_be_visible()
+
+
+@pytest.fixture
+def api(platform, live_project):
+    """The platform's HTTP API, with the live project's development key."""
+    with httpx.Client(
+        base_url=f"{platform.url}/api",
+        headers={"Authorization": f"Bearer {live_project.dev}"},
+        timeout=10,
+    ) as client:
+        yield client
+
+
+def trigger(api, task: str, payload, **options) -> str:
+    response = api.post(
+        f"/v1/tasks/{task}/trigger", json={"payload": payload, "options": options}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["id"]
+
+
+def wait_for_status(run_id: str, *statuses: str):
+    from runs.models import Run
+
+    return poll(
+        lambda: Run.objects.filter(pk=run_id, status__in=statuses).first(), timeout=30
+    )
+
+
+def runs_url(page) -> str:
+    """The runs list's address in the environment the page is in."""
+    return re.sub(r"/runs/.*$", "/runs/", page.url)

@@ -8,41 +8,19 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
 from playwright.sync_api import expect
 
 from runs.models import Run, RunStatus
-from tests.e2e.conftest import screenshot
-from tests.live import poll
+from tests.e2e.conftest import (
+    runs_url,
+    screenshot,
+    trigger,
+    wait_for_status,
+    wait_for_status_counts,
+)
 
-
-@pytest.fixture
-def api(platform, live_project):
-    """The platform's HTTP API, with the live project's development key."""
-    with httpx.Client(
-        base_url=f"{platform.url}/api",
-        headers={"Authorization": f"Bearer {live_project.dev}"},
-        timeout=10,
-    ) as client:
-        yield client
-
-
-def trigger(api, task: str, payload, **options) -> str:
-    response = api.post(
-        f"/v1/tasks/{task}/trigger", json={"payload": payload, "options": options}
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["id"]
-
-
-def wait_for_status(run_id: str, *statuses: str) -> Run:
-    return poll(
-        lambda: Run.objects.filter(pk=run_id, status__in=statuses).first(), timeout=30
-    )
-
-
-def runs_url(page) -> str:
-    return re.sub(r"/runs/.*$", "/runs/", page.url)
+# Long enough to watch the run execute: the page polls every two seconds.
+SLEEP_SECONDS = 4.0
 
 
 def test_sign_in_and_generate_a_key_shown_once(signed_in, platform):
@@ -73,23 +51,41 @@ def test_sign_in_and_generate_a_key_shown_once(signed_in, platform):
 def test_trigger_from_the_test_page_and_watch_it_complete(signed_in):
     page = signed_in
     page.get_by_role("link", name="Tasks").click()
-    page.get_by_role("row", name=re.compile(r"^hello-world ")).get_by_role(
+    page.get_by_role("row", name=re.compile(r"^sleep ")).get_by_role(
         "link", name="Test"
     ).click()
 
     editor = page.get_by_label("Payload (JSON)")
-    editor.fill('{"name": ')
+    editor.fill('{"seconds": ')
     expect(page.get_by_text("Not valid JSON")).to_be_visible()
-    editor.fill('{"name": "Browser"}')
+    editor.fill(f'{{"seconds": {SLEEP_SECONDS}}}')
     expect(page.get_by_text("Valid JSON.")).to_be_visible()
     page.get_by_label("Tags").fill("from-browser")
     editor.press("Control+Enter")
 
+    # The run page opens while the run is still on its way: not final yet.
     page.wait_for_url(re.compile(r"/runs/run_[0-9a-v]+/$"))
+    status = page.locator(".run-status")
+    expect(status).to_have_text(re.compile(r"^(Queued|Dequeued|Executing)$"))
+    loaded_at = page.evaluate("performance.timeOrigin")
     page.evaluate("window.stillTheSamePage = true")
-    expect(page.locator(".run-status")).to_have_text("Completed", timeout=30_000)
-    expect(page.locator("#output-json")).to_contain_text('"message": "Hello, Browser!"')
-    expect(page.locator(".log")).to_contain_text("saying hello to Browser")
+
+    # Then it updates by itself: executing, then completed, with its output.
+    expect(status).to_have_text("Executing", timeout=30_000)
+    expect(status).to_have_text("Completed", timeout=30_000)
+    expect(page.locator("#output-json")).to_contain_text(f'"slept": {SLEEP_SECONDS}')
+    expect(page.locator(".timeline .event-label")).to_have_text(
+        [
+            "Triggered",
+            "Queued",
+            "Dequeued",
+            "Attempt 1 started",
+            "Attempt 1 completed",
+            "Completed",
+        ]
+    )
+    # No navigation happened: the same document, which kept its marker.
+    assert page.evaluate("performance.timeOrigin") == loaded_at
     assert page.evaluate("window.stillTheSamePage") is True
     screenshot(page, "run")
 
@@ -119,6 +115,11 @@ def test_filter_the_runs_list_by_tag(signed_in, api):
 
     page.reload()
     expect(page.get_by_role("link", name=wanted)).to_be_visible()
+    wait_for_status_counts(page)
+    counts = page.locator("#status-counts")
+    expect(counts.locator('[data-status="COMPLETED"] .n')).to_have_text("5")
+    expect(counts.locator('[data-status="FAILED"] .n')).to_have_text("1")
+    expect(counts.locator('[data-status="DELAYED"] .n')).to_have_text("1")
     screenshot(page, "runs")
 
     page.get_by_role("textbox", name="Tags").fill(tag)
@@ -129,6 +130,40 @@ def test_filter_the_runs_list_by_tag(signed_in, api):
     expect(page.get_by_role("link", name=wanted)).to_be_visible()
     for other in others:
         expect(page.get_by_role("link", name=other)).to_have_count(0)
+
+
+def test_search_inside_payloads_and_outputs(signed_in, api):
+    page = signed_in
+    grace = trigger(api, "hello-world", {"name": "Grace Hopper"})
+    linus = trigger(api, "hello-world", {"name": "Linus"})
+    ada = trigger(api, "hello-world", {"name": "Ada"})
+    for run_id in (grace, linus, ada):
+        wait_for_status(run_id, RunStatus.COMPLETED)
+    page.reload()
+    expect(page.locator("[data-row]")).to_have_count(3)
+
+    search = page.get_by_role("searchbox", name="Search payload and output")
+    hint = "Large values kept in the object store are not searched"
+    expect(page.get_by_text(hint)).to_be_visible()
+    search.fill("HOPPER")
+    search.press("Enter")
+
+    expect(page).to_have_url(re.compile(r"\?search=HOPPER$"))
+    expect(page.locator("[data-row]")).to_have_count(1)
+    expect(page.get_by_role("link", name=grace)).to_be_visible()
+    expect(page.get_by_text("Payload or output contains: HOPPER")).to_be_visible()
+
+    search.fill("hello, linus")  # only its output says so
+    search.press("Enter")
+
+    expect(page.locator("[data-row]")).to_have_count(1)
+    expect(page.get_by_role("link", name=linus)).to_be_visible()
+
+    search.fill("nobody at all")
+    search.press("Enter")
+
+    empty = page.get_by_role("heading", name="No runs match these filters")
+    expect(empty).to_be_visible()
 
 
 def test_cancel_a_run_after_confirming(signed_in, api):
