@@ -274,7 +274,7 @@ def queue_events(run: Run, attempts: list[Attempt]) -> list[Event]:
     or the sweep publishes it again. Earlier ones are not recorded anywhere: the
     timeline shows the latest, and the page says so when there were others.
     """
-    events = []
+    events: list[Event] = []
     joined = joined_queue_at(run)
     if joined is not None:
         before = [a for a in attempts if a.started_at < joined]

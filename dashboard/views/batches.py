@@ -96,7 +96,7 @@ def grouped_counts(batch_ids: list[str]) -> dict[str, list[GroupCount]]:
     for batch_id, status, n in rows:
         per_status.setdefault(batch_id, {})[status] = n
 
-    grouped = {}
+    grouped: dict[str, list[GroupCount]] = {}
     for batch_id, counts in per_status.items():
         grouped[batch_id] = [
             GroupCount(label, tone, total, group_query(batch_id, statuses))
