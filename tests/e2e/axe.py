@@ -1,72 +1,30 @@
 """Accessibility checks in the browser with axe-core, installed from npm.
 
 As the interop tests do with the official SDK, the pinned package is installed
-with `npm ci` from this folder's lock file, once per change of the lock file.
+with `npm ci` from this folder's lock file (tests/npm.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import shutil
-import subprocess
 from pathlib import Path
 
+from tests.npm import install_from_lock
+
 HERE = Path(__file__).resolve().parent
-NODE_MODULES = HERE / "node_modules"
-# Written after a successful install: the hash of the manifest and lock it came from.
-STAMP = NODE_MODULES / ".triggerkit-installed"
-AXE_SCRIPT = NODE_MODULES / "axe-core" / "axe.min.js"
-INSTALL_TIMEOUT_SECONDS = 240
+AXE_SCRIPT = HERE / "node_modules" / "axe-core" / "axe.min.js"
 # What a check fails on; "minor" and "moderate" findings are left to review.
 FAILING_IMPACTS = ("serious", "critical")
 # Nodes listed per violation in a failure message.
 NODES_SHOWN = 5
 
 
-class AxeUnavailableError(RuntimeError):
-    """npm is missing, or axe-core could not be installed."""
-
-
-def manifest_hash() -> str:
-    digest = hashlib.sha256()
-    for name in ("package.json", "package-lock.json"):
-        digest.update((HERE / name).read_bytes())
-    return digest.hexdigest()
-
-
 def install_axe() -> str:
     """Install axe-core unless it is up to date; return its script."""
-    npm = shutil.which("npm")
-    if npm is None:
-        raise AxeUnavailableError(
-            "`npm` is not on PATH: the accessibility checks inject axe-core from npm "
-            "and need Node.js with npm installed"
-        )
-    wanted = manifest_hash()
-    if not (STAMP.exists() and STAMP.read_text() == wanted and AXE_SCRIPT.exists()):
-        run_npm_ci(npm)
-        STAMP.write_text(wanted)
+    install_from_lock(
+        HERE,
+        "the accessibility checks inject axe-core from npm and need Node.js with npm",
+    )
     return AXE_SCRIPT.read_text()
-
-
-def run_npm_ci(npm: str) -> None:
-    try:
-        result = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=HERE,
-            capture_output=True,
-            text=True,
-            timeout=INSTALL_TIMEOUT_SECONDS,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise AxeUnavailableError(
-            f"`npm ci` in {HERE} took over {INSTALL_TIMEOUT_SECONDS}s"
-        ) from exc
-    if result.returncode != 0:
-        raise AxeUnavailableError(
-            f"`npm ci` in {HERE} failed ({result.returncode}):\n"
-            f"{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
-        )
 
 
 def serious_violations(page, script: str) -> list[dict]:

@@ -14,18 +14,14 @@ from playwright.sync_api import expect
 
 from runs.engine.schedules import create_schedule
 from runs.models import RunStatus
-from tests.e2e.axe import (
-    AxeUnavailableError,
-    describe,
-    install_axe,
-    serious_violations,
-)
+from tests.e2e.axe import describe, install_axe, serious_violations
 from tests.e2e.conftest import (
     runs_url,
     trigger,
     wait_for_status,
     wait_for_status_counts,
 )
+from tests.npm import NpmUnavailableError
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +30,7 @@ def axe_script() -> str:
     problem = None
     try:
         return install_axe()
-    except AxeUnavailableError as exc:
+    except NpmUnavailableError as exc:
         problem = str(exc)
     pytest.fail(problem, pytrace=False)
 

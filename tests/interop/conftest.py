@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.interop.node import NodeSDK, NodeUnavailableError, install_packages
+from tests.interop.node import NodeSDK, install_packages
+from tests.npm import NpmUnavailableError
 
 
 @pytest.fixture(scope="session")
@@ -13,7 +14,7 @@ def node_packages() -> None:
     problem = None
     try:
         install_packages()
-    except NodeUnavailableError as exc:
+    except NpmUnavailableError as exc:
         problem = str(exc)
     if problem:
         pytest.fail(problem, pytrace=False)

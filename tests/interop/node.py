@@ -2,74 +2,28 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.npm import install_from_lock, require_tool
+
 HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE / "node_modules"
-# Written after a successful install: the hash of the manifest and lock it came from.
-STAMP = NODE_MODULES / ".triggerkit-installed"
-INSTALL_TIMEOUT_SECONDS = 240
 SCRIPT_TIMEOUT_SECONDS = 90
-
-
-class NodeUnavailableError(RuntimeError):
-    """Node.js or npm is missing, or the packages could not be installed."""
-
-
-def manifest_hash() -> str:
-    digest = hashlib.sha256()
-    for name in ("package.json", "package-lock.json"):
-        path = HERE / name
-        if path.exists():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def require_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise NodeUnavailableError(
-            f"`{name}` is not on PATH: the interop tests drive the official "
-            "@trigger.dev/sdk and need Node.js 18.20+ with npm installed"
-        )
-    return path
+NEEDED_FOR = (
+    "the interop tests drive the official @trigger.dev/sdk and need Node.js "
+    "18.20+ with npm installed"
+)
 
 
 def install_packages() -> None:
-    """Install node_modules from the lock file unless it is already up to date."""
-    require_tool("node")
-    npm = require_tool("npm")
-    wanted = manifest_hash()
-    if STAMP.exists() and STAMP.read_text() == wanted:
-        return
-
-    # `npm ci` installs exactly the lock file; `npm install` only to create one.
-    command = "ci" if (HERE / "package-lock.json").exists() else "install"
-    try:
-        result = subprocess.run(
-            [npm, command, "--no-audit", "--no-fund"],
-            cwd=HERE,
-            capture_output=True,
-            text=True,
-            timeout=INSTALL_TIMEOUT_SECONDS,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise NodeUnavailableError(
-            f"`npm {command}` in {HERE} took over {INSTALL_TIMEOUT_SECONDS}s"
-        ) from exc
-    if result.returncode != 0:
-        raise NodeUnavailableError(
-            f"`npm {command}` in {HERE} failed ({result.returncode}):\n"
-            f"{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
-        )
-    STAMP.write_text(manifest_hash())
+    """Install the pinned SDK from the lock file unless it is already up to date."""
+    require_tool("node", NEEDED_FOR)
+    install_from_lock(HERE, NEEDED_FOR)
 
 
 @dataclass
