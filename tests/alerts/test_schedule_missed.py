@@ -4,10 +4,7 @@ Beat is driven with a clock the test controls (fire_due_schedules(now=…)), the
 alert's Celery task runs in-process, and a local server receives the webhook.
 """
 
-import json
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -16,28 +13,6 @@ from alerts.models import Alert, AlertKind, AlertSettings, AlertThrottle
 from runs.engine.schedules import fire_due_schedules
 from runs.models import Run
 from tests.schedules.conftest import at, make_schedule, register_scheduled_tasks
-
-
-class Receiver(BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.received.append(json.loads(body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def webhook():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    server.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
@@ -89,7 +64,8 @@ def test_a_missed_schedule_calls_the_webhook_once(env, beat, webhook):
     beat(at("2030-01-01 10:03:30"), at("2030-01-01 10:03:40"))
 
     # Then the webhook hears of the miss once, with a link to the schedule
-    [body] = webhook.received
+    [call] = webhook.received
+    body = call["body"]
     assert body["type"] == "schedule.missed"
     assert body["task"] == "user-digest"
     assert body["environment"] == "dev"
@@ -121,5 +97,6 @@ def test_a_daily_fire_more_than_a_minute_late_counts_as_missed(env, beat, webhoo
     beat(at("2030-01-01 03:05:00"), at("2030-01-01 03:05:00"))
 
     assert Run.objects.filter(schedule=schedule).count() == 1
-    [body] = webhook.received
+    [call] = webhook.received
+    body = call["body"]
     assert body["type"] == "schedule.missed"

@@ -1,41 +1,12 @@
 """A run that fails for good calls the environment's webhook, once per task per interval."""
 
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
 from alerts.models import Alert, AlertSettings, AlertThrottle
 from tests.live import poll
-
-
-class Receiver(BaseHTTPRequestHandler):
-    received: list
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.received.append(
-            {"path": self.path, "body": json.loads(body), "headers": dict(self.headers)}
-        )
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def webhook():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    server.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 def trigger(platform, key, task, payload):
