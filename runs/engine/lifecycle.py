@@ -346,7 +346,8 @@ def suspend_attempt(attempt: Attempt, step: int, logs: Iterable[LogLine]) -> str
         waitpoint = Waitpoint.objects.get(run_id=run.pk, step=step)
         if waitpoint.resolved_at is not None:
             # It resolved while the task was still on its way to suspending.
-            status, changes = RunStatus.QUEUED, {"queue_timestamp": now}
+            status = RunStatus.QUEUED
+            changes = {"queue_timestamp": waits.queue_time(run, now)}
         else:
             status, changes = RunStatus.WAITING, {}
         Run.objects.filter(pk=run.pk).update(status=status, updated_at=now, **changes)
@@ -500,7 +501,9 @@ def republish_lost_runs(now: datetime | None = None) -> int:
             .filter(status=RunStatus.DEQUEUED, dequeued_at__lt=cutoff)
             .values_list("pk", "max_duration_seconds")[:SWEEP_BATCH_SIZE]
         )
-        Run.objects.filter(pk__in=[pk for pk, _ in lost]).update(dequeued_at=now)
+        Run.objects.filter(pk__in=[pk for pk, _ in lost]).update(
+            dequeued_at=now, updated_at=now
+        )
         transaction.on_commit(lambda: publish.execute_runs(lost))
     if lost:
         logger.warning(

@@ -21,7 +21,8 @@ UPSERT_BATCH_ROWS = 5000
 RELEASE_SQL = """
 WITH released AS (
     UPDATE runs_run
-    SET status = 'QUEUED', queue_timestamp = %(now)s, updated_at = %(now)s
+    SET status = 'QUEUED', updated_at = %(now)s,
+        queue_timestamp = %(now)s - make_interval(secs => priority_seconds)
     WHERE status = 'PENDING_VERSION' AND task_identifier = ANY (%(slugs)s)
       AND environment_id = ANY (%(envs)s)
     RETURNING environment_id

@@ -9,7 +9,7 @@ return their recorded results, so the task continues where it stopped.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -114,10 +114,15 @@ def wake_run(run_id: str) -> None:
     if run is None or run.status != RunStatus.WAITING:
         return
     Run.objects.filter(pk=run_id, status=RunStatus.WAITING).update(
-        status=RunStatus.QUEUED, queue_timestamp=now, updated_at=now
+        status=RunStatus.QUEUED, queue_timestamp=queue_time(run, now), updated_at=now
     )
     request_dispatch(run.environment_id)
     logger.info("run resumed", extra={"action": "run_resumed", "run_id": run_id})
+
+
+def queue_time(run: Run, now: datetime) -> datetime:
+    """Where a run (re)joining its queue stands: its priority moves it earlier."""
+    return now - timedelta(seconds=run.priority_seconds)
 
 
 def child_finished(run: Run) -> None:

@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 
 from runs.engine import TriggerSpec, dispatch, pause_queue, resume_queue, trigger_run
+from runs.engine import waits
 from runs.models import DispatchRequest, Queue, Run, RunStatus
 
 # The module, not the function runs.engine re-exports under the same name.
@@ -174,3 +175,17 @@ def test_a_caller_whose_request_came_too_late_for_the_holder_passes_itself(
 
     assert dispatch(env.pk) == [run.pk]
     assert not DispatchRequest.objects.filter(environment=env).exists()
+
+
+def test_a_run_resumed_after_a_wait_keeps_its_priority(env):
+    # Given a run of priority 60 waiting, and a run without priority queued before it
+    waiting = trigger(env, limit=1, priority=60)[0]
+    Run.objects.filter(pk=waiting.pk).update(status=RunStatus.WAITING)
+    plain = trigger(env, limit=1)[0]
+
+    # When the wait resolves, the prioritised run joins the queue after the other
+    waits.wake_run(waiting.pk)
+
+    # Then it is still dispatched first, as if queued 60 s earlier
+    assert dispatch(env.pk) == [waiting.pk]
+    assert Run.objects.get(pk=plain.pk).status == RunStatus.QUEUED

@@ -1,7 +1,10 @@
 """Registering a worker's tasks: a few statements for any number of tasks."""
 
+from datetime import timedelta
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from runs.engine import TaskDefinition, TriggerSpec, register_tasks, trigger_run
 from runs.models import Queue, Run, RunStatus, Task
@@ -50,3 +53,15 @@ def test_a_queue_shared_by_several_tasks_is_registered_once(project):
     together = Queue.objects.get(environment=env, name="together")
     slugs = Task.objects.filter(queue=together).values_list("slug", flat=True)
     assert set(slugs) == {"first", "second"}
+
+
+def test_a_pending_run_released_by_registration_keeps_its_priority(project):
+    env = project.environments["STAGING"]
+    pending = trigger_run(env, "late-task", TriggerSpec(priority_seconds=60)).run
+    before = timezone.now()
+
+    register_tasks([TaskDefinition("late-task", "task/late-task")], [env])
+
+    released = Run.objects.get(pk=pending.pk)
+    assert released.status == RunStatus.QUEUED
+    assert released.queue_timestamp <= before - timedelta(seconds=59)
