@@ -300,9 +300,10 @@ def joined_queue_at(run: Run) -> datetime | None:
     """When the run last joined its queue, or None if it never did."""
     if run.queue_timestamp is None:
         return None
-    # The trigger and the end of a delay or retry move queue_timestamp back by the
-    # run's priority, which is undone here; a resume after a wait and a task's first
-    # registration do not, so the result is capped by what must have come later.
+    # Every way into the queue moves queue_timestamp back by the run's priority,
+    # which is undone here. Versions before 4 December 2026 did not for a resume
+    # after a wait or a task's first registration: the cap by what must have come
+    # later keeps such runs' times in order.
     joined = run.queue_timestamp + timedelta(seconds=run.priority_seconds)
     later = [run.updated_at]
     if run.dequeued_at is not None and run.dequeued_at >= run.queue_timestamp:
