@@ -22,15 +22,14 @@ from django.db import connection, transaction
 from apikeys.models import Environment
 from observability.logs import bind_fields
 from runs import engine, packets, storage
-from runs.capture import active_capture, capture_logs
-from runs.models import Attempt, AttemptStatus, Run, RunStatus
-from triggerkit import api as sdk_api
 from runs.api.options import build_spec
 from runs.api.schemas import TriggerOptions
+from runs.capture import active_capture, capture_logs
 from runs.engine import schedules, waits
 from runs.engine.waits import NonDeterministicError
-from runs.models import Waitpoint, WaitpointKind
+from runs.models import Attempt, AttemptStatus, Run, RunStatus, Waitpoint, WaitpointKind
 from triggerkit import _runtime
+from triggerkit import api as sdk_api
 from triggerkit._runtime import (
     CONCURRENT_WAIT_HINT,
     ConcurrentWaitError,
@@ -41,7 +40,6 @@ from triggerkit._tasks import AbortTaskRunError, Task, TaskContext, registry
 from triggerkit.schedules import ScheduledTask
 
 logger = logging.getLogger(__name__)
-
 
 
 def worker_name() -> str:
