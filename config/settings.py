@@ -91,6 +91,13 @@ DATABASES = {
 }
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL")
+# The engine's hot statements (runs.sql) are prepared once per connection; all
+# other queries bind on the client as Django does by default. Turn off behind a
+# pooler that cannot keep prepared statements (PgBouncer before 1.21).
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+    0 if DATABASE_PREPARED_STATEMENTS else None
+)
 DATABASES["default"].setdefault("TEST", {})["NAME"] = env_str("TEST_DATABASE_NAME") or None
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

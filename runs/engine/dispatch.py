@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import logging
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from runs import publish
+from runs import publish, sql
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def dispatch(environment_id: int) -> list[str]:
 
 def dispatch_pass(environment_id: int) -> list[str] | None:
     """One pass under the environment's lock; None if another pass holds it."""
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), sql.prepared_cursor() as cursor:
         cursor.execute(LOCK_SQL, {"lock_class": DISPATCH_LOCK_CLASS, "env": environment_id})
         if not cursor.fetchone()[0]:
             return None
@@ -213,7 +213,7 @@ def lane_free(limit: int | None, busy: int, env_free: int) -> int:
 
 def lock_is_taken(environment_id: int) -> bool:
     """Whether a pass holds the lock now (taking a free one only for this statement)."""
-    with connection.cursor() as cursor:
+    with sql.prepared_cursor() as cursor:
         cursor.execute(
             "SELECT NOT pg_try_advisory_xact_lock(%s, %s)",
             [DISPATCH_LOCK_CLASS, environment_id],
@@ -223,6 +223,6 @@ def lock_is_taken(environment_id: int) -> bool:
 
 def has_requests(environment_id: int) -> bool:
     # Plain SQL: it runs after every pass, and the ORM would compile it each time.
-    with connection.cursor() as cursor:
+    with sql.prepared_cursor() as cursor:
         cursor.execute(HAS_REQUESTS_SQL, [environment_id])
         return cursor.fetchone()[0]

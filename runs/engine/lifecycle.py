@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from alerts.hooks import run_failed as alert_run_failed
 from apikeys.models import ENV_SLUGS, EnvironmentKind
-from runs import publish
+from runs import publish, sql
 from runs.durations import format_duration
 from runs.engine import waits
 from runs.engine.dispatch import request_dispatch
@@ -84,7 +84,7 @@ WITH last AS (
         updated_at = %(now)s, attempt_count = next.number
     FROM next
     WHERE run.id = %(run)s AND run.status = 'DEQUEUED'
-    RETURNING run.*
+    RETURNING {run_columns}
 ), attempt AS (
     INSERT INTO runs_attempt
         (run_id, number, segment, status, started_at, heartbeat_at, worker)
@@ -98,7 +98,7 @@ SELECT claimed.*, attempt.id AS attempt_id, attempt.number AS attempt_number,
     project.slug AS project_slug
 FROM claimed, attempt, apikeys_environment AS environment, apikeys_project AS project
 WHERE environment.id = claimed.environment_id AND project.id = environment.project_id
-"""
+""".format(run_columns=sql.column_list(Run, "run"))
 
 # Ends an executing attempt and moves its run on ({changes}) in one statement, and
 # says whether the slot it frees wants a dispatch pass now: when runs are queued in
@@ -154,24 +154,23 @@ class EndedAttempt:
 def start_attempt(run_id: str, worker: str) -> StartedAttempt | None:
     """Claim a dequeued run for execution; None if another actor got there first."""
     now = timezone.now()
-    claimed = list(
-        Run.objects.raw(CLAIM_SQL, {"run": run_id, "now": now, "worker": worker})
-    )
-    if not claimed:
+    rows = sql.execute(CLAIM_SQL, {"run": run_id, "now": now, "worker": worker})
+    if not rows:
         return None
 
-    run = claimed[0]
+    run = sql.model_from_row(Run, rows[0])
+    attempt_id, number, segment, environment_kind, project_slug = rows[0][-5:]
     attempt = Attempt(
-        pk=run.attempt_id,
+        pk=attempt_id,
         run=run,
-        number=run.attempt_number,
-        segment=run.attempt_segment,
+        number=number,
+        segment=segment,
         status=AttemptStatus.EXECUTING,
         started_at=now,
         heartbeat_at=now,
         worker=worker,
     )
-    label = f"{run.project_slug}/{ENV_SLUGS[EnvironmentKind(run.environment_kind)]}"
+    label = f"{project_slug}/{ENV_SLUGS[EnvironmentKind(environment_kind)]}"
     logger.info(
         "attempt started",
         extra={
@@ -301,7 +300,7 @@ def end_attempt(
         now=now,
         backlog_min_runs=DISPATCH_BACKLOG_MIN_RUNS,
     )
-    rows = _execute(END_ATTEMPT_SQL.format(changes=changes), params)
+    rows = sql.execute(END_ATTEMPT_SQL.format(changes=changes), params)
     return EndedAttempt(wants_dispatch=rows[0][0]) if rows else None
 
 
@@ -457,7 +456,7 @@ def promote_due_runs(now: datetime | None = None) -> int:
     promoted = 0
     while True:
         with transaction.atomic():
-            rows = _execute(PROMOTE_SQL, {"now": now, "limit": SWEEP_BATCH_SIZE})
+            rows = sql.execute(PROMOTE_SQL, {"now": now, "limit": SWEEP_BATCH_SIZE})
             for env_id in {env_id for (env_id,) in rows}:
                 request_dispatch(env_id)
         promoted += len(rows)
@@ -530,12 +529,6 @@ def crash_stale_attempts(now: datetime | None = None) -> int:
             attempt_status=AttemptStatus.CRASHED,
         )
     return len(stale)
-
-
-def _execute(sql: str, params: dict[str, Any]) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 def pause_queue(queue_id: int) -> bool:

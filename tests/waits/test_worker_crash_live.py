@@ -17,20 +17,22 @@ def test_parents_and_children_survive_a_killed_worker(sdk, platform):
     victim = platform.start_worker("victim", concurrency=2)
     victim_pids = {child.pid for child in psutil.Process(victim.popen.pid).children(recursive=True)}
     parents = [tasks.trigger("parent-batch", {"n": 20}) for _ in range(6)]
-    sleepers = [tasks.trigger("parent-waits-on-sleeper", {"seconds": 4}) for _ in range(4)]
+    sleepers = [tasks.trigger("parent-waits-on-sleeper", {"seconds": 4}) for _ in range(6)]
 
-    def victim_is_busy():
+    def victim_attempts(**filters):
         return [
             attempt
-            for attempt in Attempt.objects.filter(status="EXECUTING")
+            for attempt in Attempt.objects.filter(status="EXECUTING", **filters)
             if int(attempt.worker.rsplit(":", 1)[1]) in victim_pids
         ]
 
-    in_flight = poll(victim_is_busy, timeout=60, interval=0.05)
+    # A 4-second sleep on the victim is sure to be mid-attempt when the kill lands.
+    poll(lambda: victim_attempts(run__task_identifier="sleep"), timeout=60, interval=0.05)
 
     # When it is killed mid-attempt, with no chance to clean up
     os.killpg(victim.popen.pid, signal.SIGKILL)
     victim.popen.wait()
+    in_flight = victim_attempts()
 
     # Then every parent completes with every child's result
     for handle in parents:
