@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.db.models import Model
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from apikeys.models import Environment, EnvironmentKind
@@ -99,3 +100,17 @@ def render_page(
     return render(
         request, template, {**frame(request, environment), **context}, status=status
     )
+
+
+def short_link(request: HttpRequest, model: type[Model], pk: str, page: str) -> HttpResponse:
+    """Redirect a short link (/runs/<id>, /schedules/<id>) to the object's page in
+    its environment, for members of its project; 404 for anyone else."""
+    found = (
+        model.objects.select_related("environment__project")
+        .filter(pk=pk, environment__project__members=request.user)
+        .only("id", "environment__kind", "environment__project__slug")
+        .first()
+    )
+    if found is None:
+        raise Http404(f"No such {model._meta.verbose_name}")
+    return redirect(env_url(page, found.environment, found.pk))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from dashboard.access import landing_environment
-from dashboard.pages import env_url
+from dashboard.pages import env_url, short_link
 from runs.models import Run
 
 
@@ -22,12 +22,4 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def run_link(request: HttpRequest, run_id: str) -> HttpResponse:
     """A short link to a run (/runs/<id>), as alerts and the CLI print them."""
-    run = (
-        Run.objects.select_related("environment__project")
-        .filter(pk=run_id, environment__project__members=request.user)
-        .only("id", "environment__kind", "environment__project__slug")
-        .first()
-    )
-    if run is None:
-        raise Http404("No such run")
-    return redirect(env_url("run", run.environment, run.pk))
+    return short_link(request, Run, run_id, "run")

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from apikeys.models import Environment
 from dashboard.access import environment_for
-from dashboard.pages import env_url, render_page
+from dashboard.pages import env_url, render_page, short_link
 from runs.engine import EngineError, NotFoundError, schedules
 from runs.models import Run, Schedule, ScheduleType, Task
 
@@ -387,12 +387,4 @@ def schedule_active(
 @require_GET
 def schedule_link(request: HttpRequest, schedule_id: str) -> HttpResponse:
     """A short link to a schedule (/schedules/<id>), as alerts print them."""
-    schedule = (
-        Schedule.objects.select_related("environment__project")
-        .filter(pk=schedule_id, environment__project__members=request.user)
-        .only("id", "environment__kind", "environment__project__slug")
-        .first()
-    )
-    if schedule is None:
-        raise Http404("No such schedule")
-    return redirect(env_url("schedule", schedule.environment, schedule.pk))
+    return short_link(request, Schedule, schedule_id, "schedule")
