@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import traceback
 from collections.abc import Iterable
 from datetime import datetime
@@ -280,12 +281,10 @@ def error_of(exc: BaseException) -> dict[str, Any]:
 
 
 class Heartbeat:
-    """Renews the attempt's lease from a side thread while the task runs.
+    """Keeps one attempt's lease renewed while the task runs (see `Heartbeats`).
 
-    It also notices when the attempt must stop (its run was cancelled, or the
-    lease sweep gave up on it) and interrupts the task the way Celery's soft
-    time limit does (SIGUSR1 in a prefork pool process). Each beat saves the
-    log lines the task wrote since the last one, so they show while it runs.
+    Leaving the block waits for a beat of this attempt in progress, so no beat
+    of it (a log save, an interrupt) can happen after the attempt moved on.
     """
 
     def __init__(self, attempt_id: int) -> None:
@@ -294,32 +293,23 @@ class Heartbeat:
         self.owner = threading.get_ident()
         self.log_target: tuple[str, int] | None = None
         self.interrupted = False
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self.beat, daemon=True)
 
     def __enter__(self) -> Heartbeat:
-        self.thread.start()
+        heartbeats.attach(self)
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self.stopped.set()
-        self.thread.join()
+        heartbeats.detach(self)
 
-    def beat(self) -> None:
-        interval = settings.TRIGGERKIT_HEARTBEAT_SECONDS
+    def beat(self) -> bool:
+        """Save new log lines and renew the lease; False once the attempt must stop."""
+        self.save_logs()
         try:
-            while not self.stopped.wait(interval):
-                self.save_logs()
-                try:
-                    keep_going = engine.heartbeat(self.attempt_id)
-                except Exception:  # noqa: BLE001 - a missed beat is retried next time
-                    logger.exception("heartbeat failed", extra={"action": "heartbeat_failed"})
-                    continue
-                if not keep_going and not self.stopped.is_set():
-                    self.interrupt()
-                    return
-        finally:
+            return engine.heartbeat(self.attempt_id)
+        except Exception:  # noqa: BLE001 - a missed beat is retried next time
+            logger.exception("heartbeat failed", extra={"action": "heartbeat_failed"})
             connection.close()
+            return True
 
     def save_logs(self) -> None:
         """Save the lines the task wrote since the last beat (the rest at its end)."""
@@ -340,6 +330,9 @@ class Heartbeat:
             )
 
     def interrupt(self) -> None:
+        """Stop the task the way Celery's soft time limit does (SIGUSR1 in a
+        prefork pool process): its run was cancelled, or the lease sweep gave up
+        on it."""
         self.interrupted = True
         handler = signal.getsignal(signal.SIGUSR1)
         if callable(handler):
@@ -349,6 +342,55 @@ class Heartbeat:
                 "cannot interrupt a cancelled run outside a prefork pool",
                 extra={"action": "cancel_not_delivered"},
             )
+
+
+class Heartbeats:
+    """One side thread per worker process beats for every attempt it runs.
+
+    A thread started and joined per attempt cost a no-op run a tenth of its
+    time. This one starts with the process's first attempt and then wakes every
+    TRIGGERKIT_HEARTBEAT_SECONDS to beat for the attempts attached at that
+    moment, holding the lock while it does, so that `detach` waits for a beat
+    in progress and no later beat touches a detached attempt.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.attached: dict[int, Heartbeat] = {}
+        self.thread: threading.Thread | None = None
+
+    def attach(self, heartbeat: Heartbeat) -> None:
+        with self.lock:
+            self.attached[heartbeat.attempt_id] = heartbeat
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(
+                    target=self.run, name="triggerkit-heartbeat", daemon=True
+                )
+                self.thread.start()
+
+    def detach(self, heartbeat: Heartbeat) -> None:
+        with self.lock:
+            self.attached.pop(heartbeat.attempt_id, None)
+
+    def run(self) -> None:
+        while True:
+            time.sleep(settings.TRIGGERKIT_HEARTBEAT_SECONDS)
+            with self.lock:
+                for heartbeat in list(self.attached.values()):
+                    if not heartbeat.beat():
+                        del self.attached[heartbeat.attempt_id]
+                        heartbeat.interrupt()
+                if not self.attached:
+                    # Between long attempts the process holds no second connection.
+                    connection.close()
+
+    def after_fork(self) -> None:
+        """A forked child starts afresh: the parent's thread did not come along."""
+        self.__init__()
+
+
+heartbeats = Heartbeats()
+os.register_at_fork(after_in_child=heartbeats.after_fork)
 
 
 # Scoped idempotency keys made inside a task append the current run and attempt.
