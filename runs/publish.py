@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from kombu.exceptions import OperationalError
+from kombu.exceptions import BatchPublishError, OperationalError
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +22,9 @@ def execute_runs(picked: list[tuple[str, int | None]]) -> None:
     from runs.tasks import execute_run
 
     try:
-        with execute_run.app.producer_or_acquire() as producer:
+        # A Redis broker takes the whole batch in one round trip at the end of
+        # the block; other transports publish each message at once.
+        with execute_run.app.producer_or_acquire() as producer, producer.batch():
             for run_id, max_duration in picked:
                 execute_run.apply_async(
                     args=[run_id],
@@ -31,8 +33,10 @@ def execute_runs(picked: list[tuple[str, int | None]]) -> None:
                     retry_policy=PUBLISH_RETRY_POLICY,
                     **time_limits(max_duration),
                 )
-    except OperationalError:
-        # The runs stay DEQUEUED; the lost-message sweep publishes them again.
+    except (OperationalError, BatchPublishError):
+        # The runs stay DEQUEUED; the lost-message sweep publishes them again (a
+        # run whose message did get through is then delivered twice, which the
+        # claim tells apart).
         logger.warning(
             "broker unreachable, %d runs wait for the sweep",
             len(picked),
