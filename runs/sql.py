@@ -31,10 +31,10 @@ def prepared_cursor() -> CursorWrapper:
     return connection.make_cursor(ServerBindingCursor(connection.connection))
 
 
-def execute(sql: str, params: dict[str, Any]) -> list[tuple]:
+def execute(statement: str, params: dict[str, Any]) -> list[tuple]:
     """Run one prepared statement; return its rows."""
     with prepared_cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(statement, params)
         return cursor.fetchall() if cursor.description else []
 
 
