@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.db import IntegrityError, connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    IntegrityError,
+    connection,
+    connections,
+    transaction,
+)
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field
 from django.utils import timezone
 from psycopg.types.json import Jsonb
@@ -154,8 +162,11 @@ def insert_runs(runs: list[Run]) -> None:
     columns = ", ".join(quote(field) for field in fields)
     selected = ", ".join(selected_column(field) for field in fields)
     arrays = ", ".join(array_placeholder(field) for field in fields)
-    params = [[column_value(field, run) for run in runs] for field in fields]
-    with connection.cursor() as cursor:
+    # The connection itself, not the django.db.connection proxy, which looks
+    # it up again on each of the 40,000 values' preparation.
+    database = connections[DEFAULT_DB_ALIAS]
+    params = [column_values(field, runs, database) for field in fields]
+    with database.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO runs_run ({columns}) SELECT {selected} "
             f"FROM unnest({arrays}) AS item({columns})",
@@ -179,11 +190,26 @@ def selected_column(field: Field) -> str:
     return f"item.{quote(field)}"
 
 
-def column_value(field: Field, run: Run) -> object:
-    value = field.pre_save(run, add=True)
+def column_values(
+    field: Field, runs: list[Run], database: BaseDatabaseWrapper
+) -> list[object]:
+    """One column's values, prepared as Model.save() would prepare them.
+
+    Django's per-value preparation was most of a batch's Python time, and for
+    NULLs and timezone-aware datetimes it hands psycopg the value unchanged,
+    so those skip it.
+    """
+    values = [field.pre_save(run, add=True) for run in runs]
     if isinstance(field, ArrayField):
-        return Jsonb(value)
-    return field.get_db_prep_save(value, connection)
+        return [Jsonb(value) for value in values]
+    return [
+        value if passes_through(value) else field.get_db_prep_save(value, database)
+        for value in values
+    ]
+
+
+def passes_through(value: object) -> bool:
+    return value is None or (isinstance(value, datetime) and value.tzinfo is not None)
 
 
 def seal_batch(batch: Batch) -> None:
