@@ -99,12 +99,17 @@ def profile_batch(secret_key: str, count: int, out: Path) -> dict:
     )
 
     def batch() -> None:
-        created = client.post(
+        response = client.post(
             "/api/v3/batches",
             {"runCount": 1000},
             content_type="application/json",
             **auth,
-        ).json()
+        )
+        if response.status_code >= 400:
+            raise RuntimeError(
+                f"creating a batch answered {response.status_code}: {response.content!r}"
+            )
+        created = response.json()
         client.post(
             f"/api/v3/batches/{created['id']}/items",
             lines,

@@ -22,7 +22,7 @@ import psutil
 
 from bench import SCENARIOS
 from bench.api import Api
-from bench.processes import Process, Processes
+from bench.processes import BENCH_RATE_LIMIT_PER_MINUTE, Process, Processes
 from bench.services import Target
 
 # (full, quick) sizes of every scenario.
@@ -79,6 +79,7 @@ class Context:
 
 def setup_django() -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    os.environ["TRIGGERKIT_API_RATE_LIMIT_PER_MINUTE"] = str(BENCH_RATE_LIMIT_PER_MINUTE)
     import django
 
     django.setup()

@@ -6,6 +6,7 @@ a timing: the figures go to docs/benchmarks.md, never into a test.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -603,6 +604,6 @@ def overlapping_executions(attempts) -> int:
     overlapping = 0
     for run_spans in spans.values():
         run_spans.sort()
-        if any(b[0] < a[1] for a, b in zip(run_spans, run_spans[1:])):
+        if any(b[0] < a[1] for a, b in itertools.pairwise(run_spans)):
             overlapping += 1
     return overlapping
