@@ -152,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     charts_dir.mkdir(parents=True, exist_ok=True)
     if args.report_only:
-        return rewrite_report(report_path, charts_dir)
+        rewrite_report(report_path, charts_dir)
+        print(f"rewrote {report_path} from {charts_dir / 'results.json'}")
+        return 0
     targets = [name.strip() for name in args.targets.split(",") if name.strip()]
     all_results: dict[str, dict] = {}
     skipped: dict[str, str] = {}
@@ -194,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if any("error" in result for result in all_results.values()) else 0
 
 
-def rewrite_report(report_path: Path, charts_dir: Path) -> int:
+def rewrite_report(report_path: Path, charts_dir: Path) -> None:
     from bench import report
 
     results = json.loads((charts_dir / "results.json").read_text())
@@ -212,8 +214,6 @@ def rewrite_report(report_path: Path, charts_dir: Path) -> int:
     report.write(
         results, skipped, report_path, charts_dir, elapsed, meta.get("quick", False)
     )
-    print(f"rewrote {report_path} from {charts_dir / 'results.json'}")
-    return 0
 
 
 def merge_earlier(fresh: dict, path: Path) -> dict:

@@ -39,10 +39,14 @@ def new_id(prefix: str, at_ms: int | None = None) -> str:
     return f"{prefix}_{_encode(millis, TIME_CHARS)}{_encode(random, RANDOM_CHARS)}"
 
 
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 def next_time_and_random() -> tuple[int, int]:
     global _last
     with _last_lock:
-        millis = int(time.time() * 1000)
+        millis = now_ms()
         last_millis, last_random = _last
         if millis > last_millis:
             random = secrets.randbits(RANDOM_BITS)

@@ -1,6 +1,20 @@
 """Run ids sort in the order a process made them, even within one millisecond."""
 
+import pytest
+
 from runs import ids
+
+FROZEN_MS = 1_700_000_000_000
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """A clock the test moves; the process's latest id is put back afterwards,
+    so that no later test inherits this test's time."""
+    now = [FROZEN_MS]
+    monkeypatch.setattr(ids, "now_ms", lambda: now[0])
+    monkeypatch.setattr(ids, "_last", (0, 0))
+    return now
 
 
 def test_ids_made_back_to_back_sort_in_the_order_they_were_made():
@@ -10,32 +24,30 @@ def test_ids_made_back_to_back_sort_in_the_order_they_were_made():
     assert len(set(made)) == len(made)
 
 
-def test_a_frozen_or_backward_clock_still_gives_increasing_ids(monkeypatch):
-    now = [1_800_000_000.0]
-    monkeypatch.setattr(ids.time, "time", lambda: now[0])
+def test_a_frozen_or_backward_clock_still_gives_increasing_ids(clock):
     first = ids.new_run_id()
     second = ids.new_run_id()
-    now[0] -= 5
+    clock[0] -= 5000
     third = ids.new_run_id()
 
     assert first < second < third
     # The time part stays the latest one seen, not the stepped-back clock's.
-    assert first[:14] == second[:14] == third[:14]
+    assert first[:14] == second[:14] == third[:14] == "run_" + ids._encode(FROZEN_MS, ids.TIME_CHARS)
 
 
-def test_a_millisecond_that_runs_out_of_random_values_moves_to_the_next(monkeypatch):
-    monkeypatch.setattr(ids.time, "time", lambda: 1_800_000_000.0)
-    last = ids.new_run_id()
-    millis, _ = ids._last
-    monkeypatch.setattr(ids, "_last", (millis, (1 << ids.RANDOM_BITS) - 1))
+def test_a_millisecond_that_runs_out_of_random_values_moves_to_the_next(
+    clock, monkeypatch
+):
+    monkeypatch.setattr(ids, "_last", (FROZEN_MS, (1 << ids.RANDOM_BITS) - 1))
+    last = "run_" + ids._encode(FROZEN_MS, ids.TIME_CHARS) + "v" * ids.RANDOM_CHARS
 
     following = ids.new_run_id()
 
     assert following > last
-    assert ids._last == (millis + 1, 0)
+    assert following == "run_" + ids._encode(FROZEN_MS + 1, ids.TIME_CHARS) + "0" * ids.RANDOM_CHARS
 
 
 def test_a_backdated_id_carries_the_time_it_was_given():
-    at = ids.new_id("run", 1_700_000_000_000)
+    at = ids.new_id("run", FROZEN_MS)
 
-    assert at[4:14] == ids._encode(1_700_000_000_000, ids.TIME_CHARS)
+    assert at[4:14] == ids._encode(FROZEN_MS, ids.TIME_CHARS)
